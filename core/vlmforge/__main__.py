@@ -1,0 +1,3 @@
+from vlmforge.cli import main
+
+main()

@@ -1,0 +1,73 @@
+"""The ``vlmforge`` command line.
+
+Core commands live in this package, one module each; plugins add commands through the
+``register_commands`` hook. Heavy libraries are imported inside commands, never at module level.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from vlmforge import __version__
+from vlmforge.errors import VlmforgeError
+
+
+class VlmforgeGroup(click.Group):
+    """Turns :class:`VlmforgeError` into a one-screen message and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except VlmforgeError as exc:
+            from vlmforge.cli.output import error_console
+
+            error_console().print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=VlmforgeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vlmforge")
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Load KEY=VALUE lines (API keys) into the environment for this command. "
+    "Values are never printed.",
+)
+def cli(env_file: str | None) -> None:
+    """vlmforge: turn agent rollouts into VLM training data and trained models.
+
+    \b
+    eval     run a policy on an environment and record traces
+    filter   select good episodes/steps and export SFT datasets
+    train    LoRA SFT on a VLM; the adapter goes straight back into eval
+    serve    serve environments over HTTP
+    plugins  list plugins and the components they register
+    """
+    if env_file:
+        from vlmforge.envfile import load_env_file
+
+        load_env_file(env_file)
+
+
+def _add_commands() -> None:
+    from vlmforge.cli import plugins_cmd
+
+    cli.add_command(plugins_cmd.plugins)
+    for name in _CORE_COMMAND_MODULES:
+        module = __import__(f"vlmforge.cli.{name}", fromlist=["command"])
+        cli.add_command(module.command)
+    from vlmforge.plugins import get_host
+
+    get_host().add_commands(cli)
+
+
+# Core command modules (each defines ``command``); issues add theirs here.
+_CORE_COMMAND_MODULES: list[str] = []
+
+
+def main() -> None:
+    _add_commands()
+    cli(prog_name="vlmforge")

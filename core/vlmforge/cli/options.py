@@ -1,0 +1,44 @@
+"""Shared click options: plugin selection flags and ``--plugins-dir``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from vlmforge.registry import FLAG_FOR_KIND
+
+
+def plugins_dir_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--plugins-dir",
+        "plugins_dirs",
+        multiple=True,
+        type=click.Path(file_okay=False),
+        help="Load in-house plugins (*.py files) from this directory (repeatable; "
+        "also VLMFORGE_PLUGINS_DIR).",
+    )(func)
+
+
+def component_option(kind: str, *, multiple: bool = False, help: str = "") -> Callable[..., Any]:
+    """``--env NAME`` / ``--policy NAME`` / ... ; names are checked against the registry."""
+    flag = FLAG_FOR_KIND[kind]
+    return click.option(
+        flag,
+        kind if kind != "environment" else "env",
+        multiple=multiple,
+        default=None,
+        metavar="NAME",
+        help=help or f"The {kind} component to use (see `vlmforge plugins`).",
+    )
+
+
+def load_registry(plugins_dirs: tuple[str, ...] = ()) -> Any:
+    """The registry, with plugins-dir plugins added and load failures reported on stderr."""
+    from vlmforge.cli.output import warn_plugin_failures
+    from vlmforge.plugins import get_registry
+
+    registry = get_registry(plugins_dirs)
+    warn_plugin_failures()
+    return registry

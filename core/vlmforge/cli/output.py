@@ -1,0 +1,28 @@
+"""Rich consoles for the CLI: results on stdout, diagnostics on stderr."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from rich.console import Console
+
+
+@cache
+def console() -> Console:
+    return Console(highlight=False)
+
+
+@cache
+def error_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def warn_plugin_failures() -> None:
+    """Print one line per plugin that failed to import or register (stderr)."""
+    from vlmforge.plugins import get_host
+
+    for info in get_host().failures():
+        error_console().print(
+            f"[yellow]warning:[/] plugin '{info.name}' is not loaded: {info.error}",
+            markup=True,
+        )

@@ -1,0 +1,220 @@
+"""The interfaces each kind of component provides.
+
+Components are registered by plugins through the hooks in :mod:`vlmforge.hookspecs` and built
+by the registry as ``factory(config)`` where ``config`` is an instance of the factory's
+``config_model`` (a :class:`vlmforge.config.StrictModel`). These Protocols are what the core's
+commands rely on; :mod:`vlmforge.trace` holds the data they exchange.
+
+Environment and trace-store methods are synchronous (the runner calls them in worker threads so
+they never block the event loop); policy methods are ``async``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from vlmforge.images import PngImage
+from vlmforge.trace import (
+    Episode,
+    InvalidAction,
+    LMCall,
+    Message,
+    Run,
+    Step,
+    ToolCall,
+)
+
+
+# -- environments --------------------------------------------------------------------------
+@dataclass
+class Observation:
+    """What an environment shows the policy at one step."""
+
+    text: str | None
+    images: list[PngImage] = field(default_factory=list)  # newest last
+    ground_truth: dict[str, Any] = field(default_factory=dict)  # for filters/eval, not prompts
+    feedback: str | None = None  # what was wrong with the previous decision
+
+
+@dataclass
+class StepOutcome:
+    """The result of applying one decision (a list of tool calls) to an environment."""
+
+    observation: Observation
+    reward: float  # summed over the primitive actions executed in this step
+    actions: list[str]  # primitive actions executed, fallback included
+    invalid: list[InvalidAction] = field(default_factory=list)
+    achievements: list[str] = field(default_factory=list)  # newly unlocked in this step
+    done: bool = False  # the episode ended (terminated or truncated)
+    truncated: bool = False  # ended by a step cap rather than by the game
+    termination: str | None = None  # why it ended: "death", "max_steps", "game_length", ...
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EnvSpec:
+    """What a policy needs to know about an environment."""
+
+    name: str
+    tools: list[dict[str, Any]]  # OpenAI function-tool JSON schemas
+    system_prompt: str
+    action_names: list[str]
+    max_actions_per_call: int = 1
+    max_steps: int | None = None
+
+
+class EnvEpisode(Protocol):
+    """One episode of an environment, for one seed. Not shared between threads."""
+
+    def reset(self) -> Observation:
+        """Start the episode and return the first observation."""
+
+    def step(self, tool_calls: Sequence[ToolCall]) -> StepOutcome:
+        """Apply the policy's tool calls. Invalid calls are recorded, never guessed at."""
+
+    def close(self) -> None:
+        """Release resources (a remote episode is deleted on its server)."""
+
+
+class Environment(Protocol):
+    """An environment (``--env NAME``)."""
+
+    config_model: ClassVar[type]
+
+    def spec(self) -> EnvSpec: ...
+
+    def start(self, seed: int) -> EnvEpisode:
+        """A fresh episode; the same seed always means the same world."""
+
+    def config_dict(self) -> dict[str, Any]:
+        """The resolved settings, recorded on the run."""
+
+
+# -- policies ------------------------------------------------------------------------------
+@dataclass
+class Decision:
+    """A policy's answer to one observation.
+
+    ``prompt`` is the exact request (images by hash); ``reply`` the assistant message verbatim;
+    ``tool_calls`` the calls to execute (empty if the model produced none that parse: the
+    environment then records the step as invalid and applies its fallback).
+    """
+
+    prompt: list[Message]
+    reply: Message | None
+    tool_calls: list[ToolCall]
+    parsed_from_text: bool = False
+    lm_call: LMCall | None = None
+    error: str | None = None
+
+
+class EpisodePolicy(Protocol):
+    async def act(self, observation: Observation) -> Decision: ...
+
+
+class Policy(Protocol):
+    """A policy or model provider (``--policy NAME``)."""
+
+    config_model: ClassVar[type]
+
+    async def start_episode(self, env: EnvSpec, seed: int) -> EpisodePolicy:
+        """Per-episode state (history, a seeded RNG). Called once per episode."""
+
+    def describe(self) -> dict[str, Any]:
+        """Settings recorded on the run: model, base_url, temperature, ... NEVER secrets."""
+
+    def model_name(self) -> str | None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class PolicyError(Exception):
+    """The policy cannot continue this episode (the episode is recorded as failed)."""
+
+
+class FatalPolicyError(PolicyError):
+    """The policy cannot continue at all (bad API key): the whole run stops at once."""
+
+
+# -- trace stores --------------------------------------------------------------------------
+class TraceStore(Protocol):
+    """Durable storage for runs, episodes, steps and images (``--store NAME``).
+
+    Writes are committed when the method returns: a killed process loses at most the steps in
+    flight. Several processes may write one store at once.
+    """
+
+    config_model: ClassVar[type]
+
+    def create_run(self, run: Run) -> None: ...
+    def get_run(self, run_id_or_name: str) -> Run | None: ...
+    def start_episode(self, episode: Episode) -> None: ...
+    def record_step(self, step: Step, images: Iterable[PngImage]) -> None: ...
+    def finish_episode(self, episode: Episode) -> None: ...
+    def runs(self) -> Iterator[Run]: ...
+    def episodes(self, run_ids: Sequence[str] | None = None) -> Iterator[Episode]: ...
+    def steps(self, episode_id: str) -> Iterator[Step]: ...
+    def image(self, sha256: str) -> bytes: ...
+    def close(self) -> None: ...
+
+
+# -- filters -------------------------------------------------------------------------------
+@dataclass
+class EpisodeTrace:
+    """One episode with its run and (possibly trimmed) steps, as filters see it."""
+
+    run: Run
+    episode: Episode
+    steps: list[Step]
+
+
+class Filter(Protocol):
+    """A trace filter (``--filter NAME``).
+
+    ``apply`` returns the episode unchanged (keep), with fewer steps (trim), or ``None`` (drop).
+    """
+
+    config_model: ClassVar[type]
+
+    def apply(self, item: EpisodeTrace) -> EpisodeTrace | None: ...
+
+
+class FunctionFilter:
+    """Adapts a plain function registered as a filter.
+
+    The function takes an :class:`EpisodeTrace` and returns a bool (keep/drop) or an
+    ``EpisodeTrace | None`` (keep, trim or drop).
+    """
+
+    def __init__(self, fn: Callable[[EpisodeTrace], Any], name: str = ""):
+        self.fn, self.name = fn, name or fn.__name__
+
+    def apply(self, item: EpisodeTrace) -> EpisodeTrace | None:
+        result = self.fn(item)
+        if isinstance(result, EpisodeTrace) or result is None:
+            return result
+        return item if result else None
+
+
+# -- exporters -----------------------------------------------------------------------------
+class Exporter(Protocol):
+    """Writes SFT examples for one split (``--exporter NAME``)."""
+
+    config_model: ClassVar[type]
+
+    def open(self, output_dir: Path, split: str) -> None: ...
+    def write(self, example: Any) -> None: ...
+    def close(self) -> dict[str, Any]: ...
+
+
+# -- trainers ------------------------------------------------------------------------------
+class Trainer(Protocol):
+    """Trains a model from an exported dataset (``--trainer NAME``)."""
+
+    config_model: ClassVar[type]
+
+    def train(self) -> dict[str, Any]:
+        """Run training; returns a summary (output_dir, steps, final loss, ...)."""

@@ -1,0 +1,103 @@
+"""The hooks a vlmforge plugin can implement.
+
+Every component hook follows the register-callback style: the hook receives ``register`` and calls
+it once per component it provides::
+
+    @hookimpl
+    def register_filters(register):
+        register("min-steps", MinSteps, description="Drop episodes shorter than N steps")
+
+``register(name, factory, *, description="", requires=(), install_hint=None)``:
+
+- ``name``: what users type after the flag (``--filter min-steps``) or in TOML (``name = ...``).
+- ``factory``: the component class (or any callable), or a ``"module:attribute"`` string that is
+  imported only when the component is used, so heavy libraries stay out of CLI start-up. If the
+  factory has a ``config_model`` attribute (a pydantic model with ``extra="forbid"``), the user's
+  settings for the component are validated against it and passed as ``factory(config)``; otherwise
+  the factory is called with no argument and any setting is an error.
+- ``requires``: importable module names the component needs; if one is missing the component is
+  listed as unavailable and using it fails with ``install_hint``.
+
+The interfaces each kind of component must provide live in :mod:`vlmforge.components`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import pluggy
+
+hookspec = pluggy.HookspecMarker("vlmforge")
+hookimpl = pluggy.HookimplMarker("vlmforge")
+
+
+@hookspec
+def register_environments(register: Any) -> None:
+    """Register environments (``--env NAME``).
+
+    Called once per process, the first time any command needs the component registry.
+    ``register(name, factory, ...)``: ``factory(config)`` returns a
+    :class:`vlmforge.components.Environment`.
+    """
+
+
+@hookspec
+def register_policies(register: Any) -> None:
+    """Register policies and model providers (``--policy NAME``).
+
+    Called once per process, the first time any command needs the component registry.
+    ``register(name, factory, ...)``: ``factory(config)`` returns a
+    :class:`vlmforge.components.Policy`.
+    """
+
+
+@hookspec
+def register_stores(register: Any) -> None:
+    """Register trace stores (``--store NAME``).
+
+    Called once per process, the first time any command needs the component registry.
+    ``register(name, factory, ...)``: ``factory(config)`` returns a
+    :class:`vlmforge.components.TraceStore`.
+    """
+
+
+@hookspec
+def register_filters(register: Any) -> None:
+    """Register trace filters (``--filter NAME``, repeatable).
+
+    Called once per process, the first time any command needs the component registry.
+    ``register(name, factory, ...)``: ``factory(config)`` returns a
+    :class:`vlmforge.components.Filter`. A plain function ``fn(episode) -> bool`` may be
+    registered too; it keeps the episodes for which it returns true.
+    """
+
+
+@hookspec
+def register_exporters(register: Any) -> None:
+    """Register dataset exporters (``--exporter NAME``).
+
+    Called once per process, the first time any command needs the component registry.
+    ``register(name, factory, ...)``: ``factory(config)`` returns a
+    :class:`vlmforge.components.Exporter`.
+    """
+
+
+@hookspec
+def register_trainers(register: Any) -> None:
+    """Register trainers (``--trainer NAME``).
+
+    Called once per process, the first time any command needs the component registry.
+    ``register(name, factory, ...)``: ``factory(config)`` returns a
+    :class:`vlmforge.components.Trainer`.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add subcommands to the ``vlmforge`` command line.
+
+    Called once when the CLI is built, before arguments are parsed. ``cli`` is the top-level
+    :class:`click.Group`; decorate new commands with ``@cli.command()``. Import heavy libraries
+    inside the command function, not at module level, so ``vlmforge --help`` stays fast.
+    """

@@ -1,0 +1,76 @@
+"""Seed specs: ``"0-99"``, ``"0,3,5-9"``, ``7``, or a TOML list of ints and range strings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from vlmforge.errors import ConfigError
+
+MAX_SEEDS = 1_000_000
+
+
+def parse_seeds(spec: str | int | Sequence[str | int]) -> list[int]:
+    """Expand a seed spec into a list of distinct non-negative seeds, in the order given.
+
+    Raises ConfigError on empty specs, reversed or malformed ranges, negative or repeated seeds.
+    """
+    if isinstance(spec, bool):
+        raise ConfigError(f"seeds: expected a seed spec like '0-9' or '1,4,7', got {spec!r}.")
+    if isinstance(spec, int):
+        items: list[str | int] = [spec]
+    elif isinstance(spec, str):
+        if not spec.strip():
+            raise ConfigError("seeds: the seed spec is empty; give e.g. '0-9' or '1,4,7'.")
+        items = [part.strip() for part in spec.split(",")]
+    else:
+        items = list(spec)
+        if not items:
+            raise ConfigError("seeds: the seed list is empty; give e.g. [0, 1, 2] or '0-9'.")
+    seeds: list[int] = []
+    seen: set[int] = set()
+    for item in items:
+        for seed in _expand(item):
+            if seed in seen:
+                raise ConfigError(f"seeds: seed {seed} is listed more than once in {spec!r}.")
+            seen.add(seed)
+            seeds.append(seed)
+            if len(seeds) > MAX_SEEDS:
+                raise ConfigError(f"seeds: more than {MAX_SEEDS:,} seeds in {spec!r}.")
+    return seeds
+
+
+def _expand(item: str | int) -> range:
+    if isinstance(item, bool) or not isinstance(item, int | str):
+        raise ConfigError(f"seeds: {item!r} is not a seed or a range like '0-9'.")
+    if isinstance(item, int):
+        if item < 0:
+            raise ConfigError(f"seeds: seed {item} is negative; seeds are >= 0.")
+        return range(item, item + 1)
+    text = item.strip()
+    if not text:
+        raise ConfigError("seeds: empty item in the seed spec (two commas in a row?).")
+    lo_text, dash, hi_text = text.partition("-")
+    try:
+        lo = int(lo_text)
+        hi = int(hi_text) if dash else lo
+    except ValueError:
+        raise ConfigError(
+            f"seeds: {text!r} is not a seed or a range like '0-9' (non-negative integers)."
+        ) from None
+    if hi < lo:
+        raise ConfigError(f"seeds: range {text!r} is reversed; write '{hi}-{lo}'.")
+    return range(lo, hi + 1)
+
+
+def format_seeds(seeds: Sequence[int]) -> str:
+    """Compact form of a seed list: ``[0,1,2,3,7]`` -> ``"0-3,7"``."""
+    parts: list[str] = []
+    ordered = list(seeds)
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    return ",".join(parts)
