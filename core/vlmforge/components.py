@@ -64,6 +64,8 @@ class EnvSpec:
     action_names: list[str]
     max_actions_per_call: int = 1
     max_steps: int | None = None
+    achievements: list[str] = field(default_factory=list)  # every unlockable achievement
+    fallback_action: str | None = None  # applied when a decision is invalid
 
 
 class EnvEpisode(Protocol):

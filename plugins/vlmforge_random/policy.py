@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 from pydantic import Field
+
 from vlmforge.components import Decision, EnvSpec, Observation
 from vlmforge.config import StrictModel
 from vlmforge.prompting import build_prompt

@@ -2,6 +2,7 @@
 
 import click
 import pytest
+
 from vlmforge import __version__
 from vlmforge.cli import _add_commands, cli
 

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import Field
+
 from vlmforge.config import StrictModel, load_model, load_toml, merge, validate
 from vlmforge.errors import ConfigError
 

@@ -1,6 +1,7 @@
 import os
 
 import pytest
+
 from vlmforge.envfile import load_env_file, parse_env_file
 from vlmforge.errors import ConfigError
 

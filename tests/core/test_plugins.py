@@ -3,6 +3,8 @@
 import json
 
 import pytest
+
+from tests.conftest import FIXTURES
 from vlmforge import plugins
 from vlmforge.components import EpisodeTrace
 from vlmforge.errors import (
@@ -13,8 +15,6 @@ from vlmforge.errors import (
 )
 from vlmforge.plugins import PluginHost
 from vlmforge.trace import Episode, Run
-
-from tests.conftest import FIXTURES
 
 
 def test_bundled_plugins_register_through_entry_points():

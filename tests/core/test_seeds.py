@@ -1,4 +1,5 @@
 import pytest
+
 from vlmforge.errors import ConfigError
 from vlmforge.seeds import format_seeds, parse_seeds
 

@@ -4,10 +4,9 @@ import json
 import subprocess
 import sys
 
+from tests.conftest import FIXTURES
 from vlmforge.components import EpisodeTrace
 from vlmforge.trace import Episode, Run
-
-from tests.conftest import FIXTURES
 
 
 def test_installed_package_is_discovered(tmp_path, cli):

@@ -1,0 +1,39 @@
+"""Episode metrics used by eval summaries: success rates, Crafter score, BALROG progression."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+
+
+def success_rates(unlocked: Iterable[Iterable[str]], names: Sequence[str]) -> dict[str, float]:
+    """Percentage (0-100) of episodes that unlocked each achievement at least once."""
+    episodes = [set(a) for a in unlocked]
+    if not episodes:
+        return {name: 0.0 for name in names}
+    return {name: 100.0 * sum(name in e for e in episodes) / len(episodes) for name in names}
+
+
+def crafter_score(rates: dict[str, float]) -> float:
+    """Crafter score (%): exp(mean(ln(1 + s_i))) - 1 over success rates s_i in percent."""
+    if not rates:
+        return 0.0
+    return math.exp(sum(math.log(1.0 + s) for s in rates.values()) / len(rates)) - 1.0
+
+
+def mean_and_sem(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and standard error of the mean (0 for fewer than two values)."""
+    if not values:
+        return 0.0, 0.0
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, 0.0
+    return mean, statistics.stdev(values) / math.sqrt(len(values))
+
+
+def progression(unique_counts: Sequence[int], total: int) -> tuple[float, float]:
+    """BALROG progression (%): unique achievements / total, mean and s.e. over episodes."""
+    if total <= 0:
+        return 0.0, 0.0
+    return mean_and_sem([100.0 * c / total for c in unique_counts])
