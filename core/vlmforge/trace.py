@@ -180,7 +180,8 @@ class Episode(_Model):
     run_id: str
     seed: int
     status: EpisodeStatus = EpisodeStatus.running
-    steps: int = 0
+    steps: int = 0  # decision steps (one policy decision each): the trace's Step rows
+    env_steps: int = 0  # primitive environment actions executed (Crafter's own step unit)
     total_reward: float = 0.0
     achievements: list[str] = Field(default_factory=list)  # unique, in unlock order
     termination: str | None = None  # "death", "max_steps", "game_length", "policy_error", ...
