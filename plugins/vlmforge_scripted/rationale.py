@@ -1,0 +1,16 @@
+"""Short natural-language descriptions used in the agent's rationales."""
+
+from __future__ import annotations
+
+Pos = tuple[int, int]
+
+
+def where(origin: Pos, target: Pos) -> str:
+    """(0, 0) -> (2, -1): "2 right, 1 up"; the same tile: "here"."""
+    dx, dy = target[0] - origin[0], target[1] - origin[1]
+    parts = []
+    if dx:
+        parts.append(f"{abs(dx)} {'right' if dx > 0 else 'left'}")
+    if dy:
+        parts.append(f"{abs(dy)} {'down' if dy > 0 else 'up'}")
+    return ", ".join(parts) or "here"
