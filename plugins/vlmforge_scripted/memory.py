@@ -80,7 +80,9 @@ class WorldMemory:
 
     def _update_cows(self, x0: int, y0: int, cols: int, rows: int) -> None:
         for p in list(self.cows):
-            if (x0 <= p[0] < x0 + cols and y0 <= p[1] < y0 + rows) or self.step - self.cows[p] > 400:
+            if (x0 <= p[0] < x0 + cols and y0 <= p[1] < y0 + rows) or self.step - self.cows[
+                p
+            ] > 400:
                 del self.cows[p]
         for p, kind in self.creatures.items():
             if kind == "cow":

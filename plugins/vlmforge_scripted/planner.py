@@ -187,7 +187,7 @@ class Planner:
             d = direction(m.pos, p)
             face = [] if m.facing == d else [MOVE_FOR[d]]
             return face + ["do"] * blows, f"Fighting the {kind} {where(m.pos, p)}."
-        if kind == "zombie" and dist <= 3:
+        if kind == "zombie" and dist <= 3 and self.inv("health") >= 5:
             plan = self.go_interact("zombie", "Attacking the zombie", times=blows, limit=6)
             if plan:
                 return plan
@@ -199,6 +199,12 @@ class Planner:
         return None
 
     def critical_needs(self) -> Plan | None:
+        m = self.memory
+        zombies = any(k == "zombie" and m.distance(p) <= 4 for p, k in m.creatures.items())
+        if enclosed(m, m.pos) and (m.night or zombies):
+            low = min(self.inv("drink"), self.inv("food"))
+            if low > 0 or self.inv("health") > 4:
+                return None  # wait for daylight: leaving at night is the bigger risk
         if self.inv("drink") <= 2:
             plan = self.drink(limit=400)
             if plan:
@@ -242,13 +248,14 @@ class Planner:
         """Sleep when tired or at night, and rest when hurt: always sealed in a pocket."""
         m = self.memory
         energy, health = self.inv("energy"), self.inv("health")
-        tired = energy <= 2 or (m.night and energy < 9) or (self.shelter is not None and energy < 8)
-        hurt = health <= 3
+        tired = energy <= 2 or m.night or (self.shelter is not None and energy < 8)
+        hurt = health <= 4
         if enclosed(m, m.pos):
             if energy < 9 and (tired or hurt or m.night):
                 return ["sleep"], "Sealed in a shelter: going to sleep."
-            if m.night or health < 7:
-                n = self.max_actions
+            zombies = sum(1 for p, k in m.creatures.items() if k == "zombie" and m.distance(p) <= 4)
+            if m.night or health < 7 or zombies:
+                n = self.max_actions if not zombies else 2
                 return ["noop"] * n, "Resting in the shelter until it is day and I am healed."
             return None
         if not (tired or hurt):
@@ -258,13 +265,18 @@ class Planner:
         if self.shelter is not None and not shelter_ok(m, self.shelter, self.inv("stone")):
             self.shelter = None
         if self.shelter is None:
-            found = find_shelter(m, self.paths, limit=80 if energy <= 2 or hurt else 40)
+            urgent = energy <= 2 or hurt or m.night
+            found = find_shelter(m, self.paths, limit=80 if urgent else 40)
             if found is not None:
                 self.shelter = found[0]
         if self.shelter is not None:
             actions = shelter_actions(m, self.paths, self.shelter, self.max_actions)
             if actions:
-                self.atomic = m.pos in (self.shelter.entrance, self.shelter.inner, self.shelter.back)
+                self.atomic = m.pos in (
+                    self.shelter.entrance,
+                    self.shelter.inner,
+                    self.shelter.back,
+                )
                 s = self.shelter
                 return (
                     actions,
@@ -278,7 +290,16 @@ class Planner:
         return None
 
     def needs_before_bed(self) -> Plan | None:
-        if enclosed(self.memory, self.memory.pos):
+        m = self.memory
+        if enclosed(m, m.pos):
+            return None
+        if m.night:  # only a quick bite or sip on the way to bed
+            if self.inv("drink") <= 5 and self.go_interact("water", "", limit=12):
+                return self.drink(limit=12)
+            if self.inv("food") <= 5:
+                return self.go_interact(
+                    "cow", "Quick meal before bed", times=self.blows(3), limit=10
+                )
             return None
         return self.needs()
 
@@ -287,8 +308,8 @@ class Planner:
             plan = self.drink(limit=80)
             if plan:
                 return plan
-        if self.inv("food") <= 5:
-            plan = self.eat(limit=60)
+        if self.inv("food") <= 6:
+            plan = self.eat(limit=80)
             if plan:
                 return plan
         return None

@@ -1,0 +1,97 @@
+"""Memory, path finding and the shelter skill on hand-made maps."""
+
+from __future__ import annotations
+
+from vlmforge_scripted.memory import WorldMemory
+from vlmforge_scripted.navigation import dijkstra, route_actions
+from vlmforge_scripted.skills import enclosed, find_shelter, shelter_actions
+
+
+def memory_from(rows: list[str], pos: tuple[int, int], **inventory: int) -> WorldMemory:
+    legend = {".": "grass", "S": "stone", "W": "water", "L": "lava", "T": "tree", "P": "path"}
+    m = WorldMemory()
+    for y, row in enumerate(rows):
+        for x, ch in enumerate(row):
+            m.tiles[(x, y)] = legend[ch]
+    m.pos, m.facing = pos, (0, 1)
+    m.inventory = {"health": 9, "food": 9, "drink": 9, "energy": 9, **inventory}
+    return m
+
+
+def test_memory_keeps_tiles_seen_and_marks_the_world_edge() -> None:
+    m = WorldMemory()
+    view = [["grass"] * 9 for _ in range(7)]
+    view[3][4] = "player"
+    view[0][0] = "unknown"
+    view[1][1] = "cow"
+    m.update(
+        {
+            "step": 3,
+            "position": [10, 10],
+            "facing": [1, 0],
+            "inventory": {"health": 9},
+            "achievements": ["collect_wood"],
+            "sleeping": False,
+            "daylight": 1.0,
+            "view": view,
+        }
+    )
+    assert m.tiles[(6, 7)] == "void"
+    assert m.creatures == {(7, 8): "cow"} and m.cows == {(7, 8): 3}
+    assert m.tiles[(14, 13)] == "grass" and len(m.tiles) == 63
+
+
+def test_paths_never_cross_lava_and_mine_with_a_pickaxe() -> None:
+    rows = [
+        ".....",
+        ".LLL.",
+        ".LSL.",
+        ".....",
+    ]
+    m = memory_from(rows, (0, 0))
+    paths = dijkstra(m)
+    assert (1, 1) not in paths.cost and (2, 2) not in paths.cost
+    m2 = memory_from(["..S.."], (0, 0), wood_pickaxe=1)
+    route = dijkstra(m2).route((4, 0))
+    assert route_actions(m2, route, 8) == [
+        "move_right",
+        "move_right",
+        "do",
+        "move_right",
+        "move_right",
+        "move_right",
+    ]
+
+
+def test_finds_and_seals_a_pocket_in_rock() -> None:
+    rows = [
+        "SSSSS",
+        "SSSSS",
+        "SSSSS",
+        ".....",
+    ]
+    m = memory_from(rows, (2, 3), wood_pickaxe=1)
+    paths = dijkstra(m)
+    found = find_shelter(m, paths, limit=10)
+    assert found is not None
+    shelter, _cost = found
+    assert shelter.entrance == (2, 3) and shelter.inner == (2, 2) and shelter.back == (2, 1)
+    actions = shelter_actions(m, paths, shelter, 16)
+    assert actions == [
+        "move_up",
+        "do",
+        "move_up",
+        "move_up",
+        "do",
+        "move_up",
+        "move_down",
+        "place_stone",
+        "sleep",
+    ]
+    # after those actions the pocket is sealed
+    m.tiles[(2, 2)] = m.tiles[(2, 1)] = "path"
+    m.tiles[(2, 3)] = "stone"
+    m.pos = (2, 2)
+    assert enclosed(m, m.pos)
+    m.tiles[(2, 3)] = "grass"
+    assert not enclosed(m, m.pos)
