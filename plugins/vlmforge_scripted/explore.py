@@ -20,6 +20,10 @@ HINTS: dict[str, frozenset[str]] = {
 }
 
 
+#: Purposes for which known but long-unseen tiles are worth a second look (creatures move).
+REVISIT: dict[str, frozenset[str]] = {"cow": frozenset({"grass"}), "skeleton": frozenset({"path"})}
+
+
 class Explorer:
     """Chooses and keeps an exploration target until it is seen, unreachable or stale."""
 
@@ -37,13 +41,19 @@ class Explorer:
             target is None
             or purpose != self.purpose
             or stale
-            or memory.tiles.get(target) is not None
+            or target == memory.pos
             or target not in paths.cost
+            or (memory.tiles.get(target) is not None and purpose not in REVISIT)
         ):
             target = self._choose(memory, paths, purpose)
             self.target, self.purpose, self.since = target, purpose, memory.step
         if target is None:
             return []
+        if memory.tiles.get(target) is not None:  # revisiting a stale spot
+            if target == memory.pos:
+                self.target = None
+                return []
+            return route_actions(memory, dijkstra(memory).route(target), max_actions)
         return route_actions(memory, paths.route(target), max_actions)
 
     def _choose(self, memory: WorldMemory, paths: Paths, purpose: str) -> Pos | None:
@@ -64,4 +74,23 @@ class Explorer:
                 score -= min(near, 6) * 4
             if best is None or (score, p) < best:
                 best = (score, p)
+        if purpose in REVISIT:
+            stale = self._stale(memory, paths, purpose)
+            if stale is not None and (best is None or stale[0] < best[0]):
+                best = stale
         return best[1] if best else None
+
+    def _stale(self, memory: WorldMemory, paths: Paths, purpose: str) -> tuple[float, Pos] | None:
+        """A known tile of the right kind that has not been looked at for a long time."""
+        kinds = REVISIT[purpose]
+        best: tuple[float, Pos] | None = None
+        for p, cost in paths.cost.items():
+            if memory.tiles.get(p) not in kinds or cost < 8:
+                continue
+            age = memory.step - memory.seen_at.get(p, 0)
+            if age < 150:
+                continue
+            score = cost + self.rng.uniform(0, 6) - min(age, 900) / 15
+            if best is None or (score, p) < best:
+                best = (score, p)
+        return best

@@ -37,6 +37,7 @@ class WorldMemory:
     daylight: float = 1.0
     view_half: tuple[int, int] = (4, 3)
     plants: dict[Pos, PlantInfo] = field(default_factory=dict)
+    seen_at: dict[Pos, int] = field(default_factory=dict)  # when each tile was last in view
 
     def update(self, gt: dict[str, Any]) -> None:
         """Fold one observation's player-visible fields into memory."""
@@ -58,6 +59,7 @@ class WorldMemory:
         for r, row in enumerate(view):
             for c, cell in enumerate(row):
                 p = (x0 + c, y0 + r)
+                self.seen_at[p] = self.step
                 if cell == "unknown":
                     self.tiles[p] = VOID
                 elif cell in OBJECTS:

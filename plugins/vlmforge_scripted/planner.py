@@ -80,8 +80,9 @@ class Planner(SurvivalGoals, TechTreeGoals):
             for p, k in m.creatures.items()
         )
         limit = 2 if danger and not self.atomic else self.max_actions
-        if self.still >= 12 and all(a.startswith("move_") or a == "noop" for a in actions):
-            moves = [a for a, d in MOVE_FOR.items() if m.free((m.pos[0] + a[0], m.pos[1] + a[1]))]
+        moving = any(a.startswith("move_") for a in actions)
+        if self.still >= 12 and moving and all(a.startswith("move_") or a == "noop" for a in actions):
+            moves = [name for d, name in MOVE_FOR.items() if m.free((m.pos[0] + d[0], m.pos[1] + d[1]))]
             if moves:
                 actions = [self.rng.choice(moves)]
                 why = "Stuck in place: stepping aside to get unstuck."

@@ -170,33 +170,58 @@ class Shelter:
         return direction(self.entrance, self.inner)
 
 
-def shelter_ok(memory: WorldMemory, s: Shelter, stones: int) -> bool:
-    """The pocket is sealed on every side but the entrance, and we will have a stone for it."""
+def buildable(memory: WorldMemory, p: Pos) -> bool:
+    """A stone could be placed on ``p`` to make it a wall (lava is never touched)."""
+    tile = memory.tiles.get(p)
+    return tile in ("grass", "sand", "path", "water") and p not in memory.creatures
+
+
+def shelter_walls(s: Shelter) -> list[Pos]:
+    """The five tiles around the pocket (other than the entrance) that must be walls."""
     d = s.inward
     perp = ((d[1], d[0]), (-d[1], -d[0]))
-    for cell in (s.inner, s.back):
-        if not (memory.free(cell) or cell == memory.pos or standable(memory, cell)):
-            return False
-        if memory.tiles.get(cell) == "tree":
-            return False
     walls = [(c[0] + p[0], c[1] + p[1]) for c in (s.inner, s.back) for p in perp]
     walls.append((s.back[0] + d[0], s.back[1] + d[1]))
-    if not all(solid(memory, w) for w in walls):
-        return False
+    return walls
+
+
+def shelter_cost(memory: WorldMemory, s: Shelter, stones: int) -> int | None:
+    """Extra cost of making ``s`` a sealed pocket (walls to build, rock to dig), or None."""
+    for cell in (s.inner, s.back):
+        if not (memory.free(cell) or cell == memory.pos or standable(memory, cell)):
+            return None
+        if memory.tiles.get(cell) == "tree":
+            return None
+    to_build = 0
+    for w in shelter_walls(s):
+        if solid(memory, w):
+            continue
+        if not buildable(memory, w):
+            return None
+        to_build += 1
     gain = sum(memory.tiles.get(c) == "stone" for c in (s.inner, s.back))
-    if stones + gain < 1:
-        return False
+    if stones + gain < to_build + 1:
+        return None
+    d = s.inward
     outside = (s.entrance[0] - d[0], s.entrance[1] - d[1])
     if memory.tiles.get(outside) == "lava":
-        return False
+        return None
     entrance_tile = memory.tiles.get(s.entrance)
-    return entrance_tile in PLACE["stone"][1] or entrance_tile in MINE_REQUIRES
+    if not (entrance_tile in PLACE["stone"][1] or entrance_tile in MINE_REQUIRES):
+        return None
+    dig = sum(2 for c in (s.inner, s.back) if memory.tiles.get(c) not in WALKABLE)
+    return dig + 4 * to_build
+
+
+def shelter_ok(memory: WorldMemory, s: Shelter, stones: int) -> bool:
+    """The pocket can still be sealed with the stones we have."""
+    return shelter_cost(memory, s, stones) is not None
 
 
 def find_shelter(memory: WorldMemory, paths: Paths, limit: int) -> tuple[Shelter, int] | None:
-    """The cheapest reachable two-tile pocket to sleep in."""
+    """The cheapest reachable two-tile pocket to sleep in (natural, dug or built)."""
     stones = memory.inventory.get("stone", 0)
-    best: tuple[int, Shelter] | None = None
+    best: tuple[int, Pos, Pos, Shelter] | None = None
     for entrance, cost in paths.cost.items():
         if cost > limit or (best is not None and cost >= best[0]):
             continue
@@ -206,19 +231,15 @@ def find_shelter(memory: WorldMemory, paths: Paths, limit: int) -> tuple[Shelter
             inner = (entrance[0] + d[0], entrance[1] + d[1])
             back = (inner[0] + d[0], inner[1] + d[1])
             s = Shelter(entrance, inner, back)
-            if not shelter_ok(memory, s, stones):
+            extra = shelter_cost(memory, s, stones)
+            if extra is None:
                 continue
-            extra = sum(2 for c in (inner, back) if memory.tiles.get(c) not in WALKABLE)
-            total = cost + extra
-            if best is None or (total, s.entrance, s.inner) < (
-                best[0],
-                best[1].entrance,
-                best[1].inner,
-            ):
-                best = (total, s)
-    if best is None:
+            candidate = (cost + extra, s.entrance, s.inner, s)
+            if best is None or candidate[:3] < best[:3]:
+                best = candidate
+    if best is None or best[0] > limit:
         return None
-    return best[1], best[0]
+    return best[3], best[0]
 
 
 def shelter_actions(memory: WorldMemory, paths: Paths, s: Shelter, max_actions: int) -> list[str]:
@@ -226,6 +247,12 @@ def shelter_actions(memory: WorldMemory, paths: Paths, s: Shelter, max_actions: 
     d = s.inward
     back_move, in_move = MOVE_FOR[(-d[0], -d[1])], MOVE_FOR[d]
     pos = memory.pos
+    missing = [w for w in shelter_walls(s) if not solid(memory, w)]
+    if missing:
+        moves = face_placeable(memory, "stone", tile_ok=lambda f: f in missing, max_depth=5)
+        if moves is None:
+            return []
+        return [*moves, "place_stone"][:max_actions]
 
     def step_into(cell: Pos) -> list[str]:
         return [in_move] if memory.tiles.get(cell) in WALKABLE else [in_move, "do", in_move]

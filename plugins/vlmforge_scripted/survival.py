@@ -60,7 +60,7 @@ class SurvivalGoals:
         zombies = any(k == "zombie" and m.distance(p) <= 4 for p, k in m.creatures.items())
         if enclosed(m, m.pos) and (m.night or zombies):
             low = min(self.inv("drink"), self.inv("food"))
-            if low > 0 or self.inv("health") > 4:
+            if low > 1 and self.inv("health") > 3:
                 return None  # wait for daylight: leaving at night is the bigger risk
         if self.inv("drink") <= 2:
             plan = self.drink(limit=400)

@@ -273,11 +273,11 @@ class TechTreeGoals:
             plan = self.drink(limit=20)
             if plan:
                 return plan
-        if self.inv("food") <= 6:
+        if self.inv("food") <= 7:
             plan = self.eat(limit=20)
             if plan:
                 return plan
-        if self.inv("stone") < 6 and self.inv("wood_pickaxe"):
+        if self.inv("stone") < 9 and self.inv("wood_pickaxe"):
             plan = self.go_interact("stone", "Stocking up on stone", limit=20)
             if plan:
                 return plan
