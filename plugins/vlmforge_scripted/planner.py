@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable
 
 from vlmforge_scripted.explore import Explorer
+from vlmforge_scripted.garden import GardenGoals
 from vlmforge_scripted.memory import Pos, WorldMemory
 from vlmforge_scripted.navigation import (
     Paths,
@@ -38,7 +39,7 @@ TOOL_ORDER = (
 )
 
 
-class Planner(SurvivalGoals, TechTreeGoals):
+class Planner(SurvivalGoals, TechTreeGoals, GardenGoals):
     """Decides the next few primitive actions from memory (see the module docstring)."""
 
     def __init__(self, seed: int, max_actions: int = 8):
@@ -81,8 +82,14 @@ class Planner(SurvivalGoals, TechTreeGoals):
         )
         limit = 2 if danger and not self.atomic else self.max_actions
         moving = any(a.startswith("move_") for a in actions)
-        if self.still >= 12 and moving and all(a.startswith("move_") or a == "noop" for a in actions):
-            moves = [name for d, name in MOVE_FOR.items() if m.free((m.pos[0] + d[0], m.pos[1] + d[1]))]
+        if (
+            self.still >= 12
+            and moving
+            and all(a.startswith("move_") or a == "noop" for a in actions)
+        ):
+            moves = [
+                name for d, name in MOVE_FOR.items() if m.free((m.pos[0] + d[0], m.pos[1] + d[1]))
+            ]
             if moves:
                 actions = [self.rng.choice(moves)]
                 why = "Stuck in place: stepping aside to get unstuck."
@@ -97,6 +104,7 @@ class Planner(SurvivalGoals, TechTreeGoals):
             self.sleep,
             self.basics,
             self.stone_age,
+            self.garden,
             self.iron_age,
             self.rare,
             self.upkeep,

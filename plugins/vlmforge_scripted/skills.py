@@ -218,8 +218,15 @@ def shelter_ok(memory: WorldMemory, s: Shelter, stones: int) -> bool:
     return shelter_cost(memory, s, stones) is not None
 
 
-def find_shelter(memory: WorldMemory, paths: Paths, limit: int) -> tuple[Shelter, int] | None:
-    """The cheapest reachable two-tile pocket to sleep in (natural, dug or built)."""
+def find_shelter(
+    memory: WorldMemory, paths: Paths, limit: int, homes: list[Pos] | None = None
+) -> tuple[Shelter, int] | None:
+    """The cheapest reachable two-tile pocket to sleep in (natural, dug or built).
+
+    Pockets within 12 tiles of a ``home`` (the agent's plants) are preferred: plants only grow
+    while the agent is near.
+    """
+    homes = homes or []
     stones = memory.inventory.get("stone", 0)
     best: tuple[int, Pos, Pos, Shelter] | None = None
     for entrance, cost in paths.cost.items():
@@ -234,6 +241,8 @@ def find_shelter(memory: WorldMemory, paths: Paths, limit: int) -> tuple[Shelter
             extra = shelter_cost(memory, s, stones)
             if extra is None:
                 continue
+            if homes and min(abs(h[0] - inner[0]) + abs(h[1] - inner[1]) for h in homes) > 12:
+                extra += 15
             candidate = (cost + extra, s.entrance, s.inner, s)
             if best is None or candidate[:3] < best[:3]:
                 best = candidate
@@ -257,7 +266,7 @@ def shelter_actions(memory: WorldMemory, paths: Paths, s: Shelter, max_actions: 
     def step_into(cell: Pos) -> list[str]:
         return [in_move] if memory.tiles.get(cell) in WALKABLE else [in_move, "do", in_move]
 
-    seal = [back_move, "place_stone", "sleep"]
+    seal = [back_move, "place_stone"]  # sleep only once the pocket is seen to be sealed
     if pos == s.back:
         actions = seal
     elif pos == s.inner:

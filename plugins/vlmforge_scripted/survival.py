@@ -50,7 +50,12 @@ class SurvivalGoals:
                 return plan
         want = (
             kind == "skeleton" and not self.done("defeat_skeleton") and self.inv("health") >= 7
-        ) or (kind == "zombie" and not self.done("defeat_zombie") and self.inv("health") >= 7)
+        ) or (
+            kind == "zombie"
+            and not self.done("defeat_zombie")
+            and self.inv("health") >= 7
+            and not m.night
+        )
         if want and dist <= 8:
             return self.go_interact(kind, f"Hunting a {kind}", times=blows, limit=14)
         return None
@@ -81,11 +86,9 @@ class SurvivalGoals:
 
     def eat(self, limit: int) -> Plan | None:
         m = self.memory
-        ripe = [p for p in m.ripe_plants() if p in m.creatures]
-        if ripe:
-            plan = self.go_interact("plant", "Eating a ripe plant", limit=limit)
-            if plan:
-                return plan
+        plan = self.eat_ripe(limit)
+        if plan:
+            return plan
         plan = self.go_interact("cow", "Hunting a cow for food", times=self.blows(3), limit=limit)
         if plan:
             return plan
@@ -123,7 +126,7 @@ class SurvivalGoals:
             self.shelter = None
         if self.shelter is None:
             urgent = energy <= 2 or hurt or m.night
-            found = find_shelter(m, self.paths, limit=80 if urgent else 40)
+            found = find_shelter(m, self.paths, limit=80 if urgent else 40, homes=list(m.plants))
             if found is not None:
                 self.shelter = found[0]
         if self.shelter is not None:
@@ -142,6 +145,12 @@ class SurvivalGoals:
             self.shelter = None
         if energy == 0 and not any(k == "zombie" for k in m.creatures.values()):
             return ["sleep"], "Exhausted and no shelter in reach: sleeping in the open."
+        if self.inv("wood_pickaxe") and self.inv("stone") < 7:
+            plan = self.go_interact(
+                "stone", "Night is coming: mining stone to build a shelter", limit=30
+            )
+            if plan:
+                return plan
         if energy <= 2 and self.inv("wood_pickaxe"):
             return self.explore("stone", "Tired: looking for rock to dig a shelter in.")
         return None
@@ -150,6 +159,15 @@ class SurvivalGoals:
         m = self.memory
         if enclosed(m, m.pos):
             return None
+        if 80 <= m.step % 300 < 165:  # evening: eat and drink up before the night
+            if self.inv("drink") <= 7:
+                plan = self.drink(limit=50)
+                if plan:
+                    return plan
+            if self.inv("food") <= 6:
+                plan = self.eat(limit=50)
+                if plan:
+                    return plan
         if m.night:  # only a quick bite or sip on the way to bed
             if self.inv("drink") <= 5 and self.go_interact("water", "", limit=12):
                 return self.drink(limit=12)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from vlmforge_scripted.memory import Pos
 from vlmforge_scripted.navigation import (
     STEPS,
-    adjacent,
     face_plan,
     route_actions,
 )
@@ -129,7 +128,9 @@ class TechTreeGoals:
             if plan:
                 return plan
         if not self.done("eat_cow"):
-            plan = self.go_interact("cow", "Hunting a cow", times=self.blows(3), limit=25)
+            plan = None
+            if self.inv("food") <= 6:
+                plan = self.go_interact("cow", "Hunting a cow", times=self.blows(3), limit=25)
             if plan:
                 return plan
         if not self.done("collect_sapling") and not self.inv("sapling"):
@@ -227,10 +228,6 @@ class TechTreeGoals:
 
     def rare(self) -> Plan | None:
         m = self.memory
-        if not self.done("eat_plant"):
-            plan = self.plant_goal()
-            if plan:
-                return plan
         if not self.done("defeat_skeleton") and self.inv("health") >= 7:
             plan = self.go_interact("skeleton", "Hunting a skeleton", times=2, limit=40)
             if plan:
@@ -239,36 +236,7 @@ class TechTreeGoals:
                 return self.explore("skeleton", "Looking for skeletons in the tunnels")
         return None
 
-    def plant_goal(self) -> Plan | None:
-        m = self.memory
-        ripe = [p for p in m.ripe_plants() if p in m.creatures]
-        if ripe:
-            plan = self.go_interact("plant", "Eating the ripe plant", limit=60)
-            if plan:
-                return plan
-        guarded = [p for p, info in m.plants.items() if info.protected]
-        for p in list(m.plants):
-            info = m.plants[p]
-            walls = [q for q in adjacent(p) if m.tiles.get(q) in WALKABLE]
-            if not walls:
-                info.protected = True
-            elif self.inv("stone") and m.distance(p) <= 6:
-                plan = self.place(
-                    "stone",
-                    "Walling in the plant so nothing tramples it",
-                    tile_ok=lambda f, walls=walls: f in walls,
-                )
-                if plan:
-                    return plan
-        if not guarded and not any(m.distance(p) <= 6 for p in m.plants):
-            if self.inv("sapling") and self.inv("stone") >= 4:
-                return self.place("plant", "Planting a sapling to eat later")
-            if not self.inv("sapling") and self.inv("stone") >= 4:
-                return self.gather_sapling()
-        return None
-
     def upkeep(self) -> Plan | None:
-        m = self.memory
         if self.inv("drink") <= 7:
             plan = self.drink(limit=20)
             if plan:
@@ -285,20 +253,6 @@ class TechTreeGoals:
             plan = self.go_interact("tree", "Stocking up on wood", limit=20)
             if plan:
                 return plan
-        guarded = [p for p, info in m.plants.items() if info.protected]
-        if guarded and not self.done("eat_plant"):
-            p = min(guarded, key=m.distance)
-            if m.distance(p) > 8:
-                assert self.paths is not None
-                stand = [q for q in adjacent(p) if q in self.paths.cost]
-                for q in sorted(stand, key=lambda q: self.paths.cost[q]):
-                    actions = route_actions(m, self.paths.route(q), self.max_actions)
-                    if actions:
-                        return (
-                            actions,
-                            f"Staying near my plant ({where(m.pos, p)}) while it ripens.",
-                        )
-            return ["noop"], "Waiting by my plant while it ripens."
         return None
 
     def wander(self) -> Plan | None:
