@@ -56,6 +56,9 @@ def run_episode(args: tuple[int, int]) -> dict[str, Any]:
             "termination": termination,
             "achievements": achievements,
             "unique": len(set(achievements)),
+            "final_vitals": {
+                k: obs.ground_truth["inventory"][k] for k in ("health", "food", "drink", "energy")
+            },
             "seconds": round(time.perf_counter() - started, 2),
         }
 
@@ -69,8 +72,12 @@ def summarize(episodes: list[dict[str, Any]], names: list[str]) -> dict[str, Any
     prog, prog_se = metrics.progression(uniques, len(names))
     lengths = [e["env_steps"] for e in episodes]
     ends: dict[str, int] = {}
+    starved = 0
     for e in episodes:
         ends[e["termination"]] = ends.get(e["termination"], 0) + 1
+        vitals = e["final_vitals"]
+        if e["termination"] == "death" and min(vitals["food"], vitals["drink"]) == 0:
+            starved += 1
     return {
         "episodes": len(episodes),
         "mean_unique_achievements": round(mean_u, 2),
@@ -84,6 +91,7 @@ def summarize(episodes: list[dict[str, Any]], names: list[str]) -> dict[str, Any
         "episode_length_min": min(lengths),
         "episode_length_max": max(lengths),
         "terminations": ends,
+        "deaths_with_food_or_drink_at_0": starved,
         "decisions_total": sum(e["decisions"] for e in episodes),
         "actions_per_decision": round(
             sum(lengths) / max(1, sum(e["decisions"] for e in episodes)), 2

@@ -55,8 +55,10 @@ class GardenGoals:
             )
             if plan:
                 return plan
-        if self.inv("stone") < 4 or any(m.distance(p) <= 24 for p in m.plants):
+        if self.inv("stone") < 5 or any(m.distance(p) <= 24 for p in m.plants):
             return None
+        if not self.done("place_furnace") and self.inv("stone_pickaxe"):
+            return None  # the furnace comes first
         if not self.inv("sapling"):
             return self.gather_sapling() if m.step % 300 < 150 else None
         stones = self.inv("stone")

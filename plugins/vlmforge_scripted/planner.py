@@ -99,11 +99,13 @@ class Planner(SurvivalGoals, TechTreeGoals, GardenGoals):
     def _goals(self) -> list[Callable[[], Plan | None]]:
         return [
             self.fight,
+            self.craft_here,
             self.critical_needs,
             self.needs_before_bed,
             self.sleep,
             self.basics,
             self.stone_age,
+            self.furnace_age,
             self.garden,
             self.iron_age,
             self.rare,

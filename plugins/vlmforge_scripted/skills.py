@@ -258,7 +258,7 @@ def shelter_actions(memory: WorldMemory, paths: Paths, s: Shelter, max_actions: 
     pos = memory.pos
     missing = [w for w in shelter_walls(s) if not solid(memory, w)]
     if missing:
-        moves = face_placeable(memory, "stone", tile_ok=lambda f: f in missing, max_depth=5)
+        moves = face_placeable(memory, "stone", tile_ok=lambda f: f in missing, max_depth=9)
         if moves is None:
             return []
         return [*moves, "place_stone"][:max_actions]

@@ -7,12 +7,13 @@ from vlmforge_scripted.navigation import (
     route_actions,
 )
 from vlmforge_scripted.rationale import where
-from vlmforge_scripted.rules import MOVE_FOR
+from vlmforge_scripted.rules import MAKE, MOVE_FOR, has_items
 from vlmforge_scripted.skills import (
     enclosed,
     find_shelter,
     shelter_actions,
     shelter_ok,
+    stations_near,
 )
 
 Plan = tuple[list[str], str]
@@ -49,7 +50,10 @@ class SurvivalGoals:
             if plan:
                 return plan
         want = (
-            kind == "skeleton" and not self.done("defeat_skeleton") and self.inv("health") >= 7
+            kind == "skeleton"
+            and not self.done("defeat_skeleton")
+            and self.inv("health") >= 7
+            and dist <= 5
         ) or (
             kind == "zombie"
             and not self.done("defeat_zombie")
@@ -58,6 +62,17 @@ class SurvivalGoals:
         )
         if want and dist <= 8:
             return self.go_interact(kind, f"Hunting a {kind}", times=blows, limit=14)
+        return None
+
+    def craft_here(self) -> Plan | None:
+        """Make any missing tool the stations around us allow (one action, never a detour)."""
+        m = self.memory
+        for tool in TOOL_ORDER:
+            uses, stations = MAKE[tool]
+            if self.inv(tool) or not has_items(m.inventory, uses):
+                continue
+            if stations_near(m, m.pos, stations):
+                return [f"make_{tool}"], f"Crafting a {tool.replace('_', ' ')} right here."
         return None
 
     def critical_needs(self) -> Plan | None:

@@ -184,7 +184,8 @@ class TechTreeGoals:
                 return self.collect("tree", "Collecting wood for a new table")
         return None
 
-    def iron_age(self) -> Plan | None:
+    def furnace_age(self) -> Plan | None:
+        """Coal for the iron tools, and a furnace next to a table."""
         if not self.inv("stone_pickaxe"):
             return None
         want_iron = sum(1 for t in ("iron_pickaxe", "iron_sword") if not self.inv(t))
@@ -192,10 +193,18 @@ class TechTreeGoals:
             plan = self.collect("coal", "Mining coal")
             if plan:
                 return plan
-        if not self.done("place_furnace") and self.inv("stone") >= 5:
+        if not self.done("place_furnace"):
+            if self.inv("stone") < 5:
+                return self.collect("stone", "Mining stone for a furnace")
             plan = self.place_furnace() or self.craft_table_for("furnace")
             if plan:
                 return plan
+        return None
+
+    def iron_age(self) -> Plan | None:
+        if not self.inv("stone_pickaxe"):
+            return None
+        want_iron = sum(1 for t in ("iron_pickaxe", "iron_sword") if not self.inv(t))
         if self.inv("iron") < want_iron:
             plan = self.collect("iron", "Mining iron")
             if plan:

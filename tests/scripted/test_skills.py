@@ -86,7 +86,6 @@ def test_finds_and_seals_a_pocket_in_rock() -> None:
         "move_up",
         "move_down",
         "place_stone",
-        "sleep",
     ]
     # after those actions the pocket is sealed
     m.tiles[(2, 2)] = m.tiles[(2, 1)] = "path"
@@ -95,3 +94,69 @@ def test_finds_and_seals_a_pocket_in_rock() -> None:
     assert enclosed(m, m.pos)
     m.tiles[(2, 3)] = "grass"
     assert not enclosed(m, m.pos)
+
+
+def test_builds_a_pocket_with_stones_on_open_grass() -> None:
+    from vlmforge_scripted.skills import shelter_walls, solid
+
+    rows = ["......."] * 7
+    m = memory_from(rows, (3, 3), stone=9)
+    paths = dijkstra(m)
+    found = find_shelter(m, paths, limit=40)
+    assert found is not None
+    shelter, cost = found
+    assert cost >= 20  # five walls to build
+    for _ in range(12):  # place the walls one by one, as the agent would
+        missing = [w for w in shelter_walls(shelter) if not solid(m, w)]
+        if not missing:
+            break
+        actions = shelter_actions(m, dijkstra(m), shelter, 16)
+        assert actions and actions[-1] == "place_stone"
+        moves = actions[:-1]
+        for move in moves:  # walk the moves on the hand-made map
+            d = {
+                "move_left": (-1, 0),
+                "move_right": (1, 0),
+                "move_up": (0, -1),
+                "move_down": (0, 1),
+            }[move]
+            q = (m.pos[0] + d[0], m.pos[1] + d[1])
+            m.facing = d
+            if m.free(q):
+                m.pos = q
+        target = (m.pos[0] + m.facing[0], m.pos[1] + m.facing[1])
+        assert target in missing
+        m.tiles[target] = "stone"
+    assert all(solid(m, w) for w in shelter_walls(shelter))
+
+
+def test_garden_site_plants_only_where_it_can_be_walled_in() -> None:
+    from vlmforge_scripted.planner import Planner
+
+    planner = Planner(seed=0)
+    view = [["grass"] * 9 for _ in range(7)]
+    view[3][4] = "player"
+    gt = {
+        "step": 10,
+        "position": [10, 10],
+        "facing": [0, 1],
+        "achievements": [],
+        "inventory": {
+            "health": 9,
+            "food": 9,
+            "drink": 9,
+            "energy": 9,
+            "sapling": 1,
+            "stone": 9,
+            "wood_pickaxe": 1,
+            "stone_pickaxe": 1,
+        },
+        "sleeping": False,
+        "daylight": 1.0,
+        "view": view,
+    }
+    planner.memory.update(gt)
+    planner.memory.achievements = {"place_furnace"}
+    planner.paths = dijkstra(planner.memory)
+    plan = planner.garden()
+    assert plan is not None and plan[0][-1] == "place_plant"
