@@ -52,7 +52,7 @@ class Planner(SurvivalGoals, TechTreeGoals, GardenGoals):
         self.banned: dict[Pos, int] = {}  # targets to leave alone until a step
         self.focus: tuple[str, Pos] | None = None
         self.focus_count = 0
-        self.last_pos: Pos | None = None
+        self.last_pos: object = None  # (position, facing, inventory) at the last decision
         self.still = 0
         self.atomic = False
 
@@ -62,8 +62,9 @@ class Planner(SurvivalGoals, TechTreeGoals, GardenGoals):
         if m.sleeping:
             n = self.max_actions if enclosed(m, m.pos) else 1
             return ["noop"] * n, "Asleep: resting until energy is full."
-        self.still = self.still + 1 if m.pos == self.last_pos else 0
-        self.last_pos = m.pos
+        state = (m.pos, m.facing, tuple(sorted(m.inventory.items())))
+        self.still = self.still + 1 if state == self.last_pos else 0
+        self.last_pos = state
         self.banned = {p: s for p, s in self.banned.items() if s > m.step}
         self.paths = dijkstra(m, avoid=set())
         self.atomic = False
@@ -81,12 +82,8 @@ class Planner(SurvivalGoals, TechTreeGoals, GardenGoals):
             for p, k in m.creatures.items()
         )
         limit = 2 if danger and not self.atomic else self.max_actions
-        moving = any(a.startswith("move_") for a in actions)
-        if (
-            self.still >= 12
-            and moving
-            and all(a.startswith("move_") or a == "noop" for a in actions)
-        ):
+        resting = all(a in ("noop", "sleep") for a in actions)
+        if self.still >= 10 and not resting:  # the same plan keeps changing nothing
             moves = [
                 name for d, name in MOVE_FOR.items() if m.free((m.pos[0] + d[0], m.pos[1] + d[1]))
             ]
@@ -94,6 +91,8 @@ class Planner(SurvivalGoals, TechTreeGoals, GardenGoals):
                 actions = [self.rng.choice(moves)]
                 why = "Stuck in place: stepping aside to get unstuck."
                 self.still = 0
+                self.shelter = None
+                self.explorer.target = None
         return actions[:limit], why
 
     def _goals(self) -> list[Callable[[], Plan | None]]:

@@ -14,6 +14,7 @@ from vlmforge_scripted.navigation import (
     STEPS,
     Paths,
     adjacent,
+    dijkstra,
     direction,
     face_plan,
     route_actions,
@@ -200,8 +201,8 @@ def shelter_cost(memory: WorldMemory, s: Shelter, stones: int) -> int | None:
             return None
         to_build += 1
     gain = sum(memory.tiles.get(c) == "stone" for c in (s.inner, s.back))
-    if stones + gain < to_build + 1:
-        return None
+    if stones < to_build or stones + gain < to_build + 1:
+        return None  # walls are built from stones in hand; the seal may come from digging
     d = s.inward
     outside = (s.entrance[0] - d[0], s.entrance[1] - d[1])
     if memory.tiles.get(outside) == "lava":
@@ -210,7 +211,7 @@ def shelter_cost(memory: WorldMemory, s: Shelter, stones: int) -> int | None:
     if not (entrance_tile in PLACE["stone"][1] or entrance_tile in MINE_REQUIRES):
         return None
     dig = sum(2 for c in (s.inner, s.back) if memory.tiles.get(c) not in WALKABLE)
-    return dig + 4 * to_build
+    return dig + 10 * to_build  # building in the open is slow and exposed: prefer rock
 
 
 def shelter_ok(memory: WorldMemory, s: Shelter, stones: int) -> bool:
@@ -274,7 +275,10 @@ def shelter_actions(memory: WorldMemory, paths: Paths, s: Shelter, max_actions: 
     elif pos == s.entrance:
         actions = step_into(s.inner) + step_into(s.back) + seal
     else:
-        if s.entrance not in paths.cost:
+        # walk around the pocket, never digging through its walls on the way in
+        keep = {*shelter_walls(s), s.inner, s.back}
+        detour = dijkstra(memory, avoid={w for w in keep if memory.tiles.get(w) not in WALKABLE})
+        if s.entrance not in detour.cost:
             return []
-        return route_actions(memory, paths.route(s.entrance), max_actions)
+        return route_actions(memory, detour.route(s.entrance), max_actions)
     return actions[:max_actions]

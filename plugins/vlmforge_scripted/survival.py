@@ -95,7 +95,7 @@ class SurvivalGoals:
     def drink(self, limit: int, upto: int = 9) -> Plan | None:
         times = max(1, upto - self.inv("drink"))
         plan = self.go_interact("water", "Drinking", times=min(times, 6), limit=limit)
-        if plan is None and self.inv("drink") <= 4:
+        if plan is None and (self.inv("drink") <= 4 or not self.memory.known("water")):
             return self.explore("water", "Thirsty and no water known: exploring for water.")
         return plan
 
