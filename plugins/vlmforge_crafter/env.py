@@ -25,7 +25,11 @@ from vlmforge_crafter.prompt import system_prompt
 
 ACHIEVEMENTS: tuple[str, ...] = tuple(crafter.constants.achievements)
 _ACTION_INDEX = {name: i for i, name in enumerate(ACTION_NAMES)}
-assert tuple(crafter.constants.actions) == ACTION_NAMES, "crafter's action order changed"
+if tuple(crafter.constants.actions) != ACTION_NAMES:  # the tool schemas list them by name
+    raise ImportError(
+        "this crafter version orders its actions differently from vlmforge_crafter's "
+        f"{ACTION_NAMES}; install crafter 1.8.x"
+    )
 
 
 def _no_semantic_map() -> None:
