@@ -174,15 +174,6 @@ class SurvivalGoals:
         m = self.memory
         if enclosed(m, m.pos):
             return None
-        if 80 <= m.step % 300 < 165:  # evening: eat and drink up before the night
-            if self.inv("drink") <= 7:
-                plan = self.drink(limit=50)
-                if plan:
-                    return plan
-            if self.inv("food") <= 6:
-                plan = self.eat(limit=50)
-                if plan:
-                    return plan
         if m.night:  # only a quick bite or sip on the way to bed
             if self.inv("drink") <= 5 and self.go_interact("water", "", limit=12):
                 return self.drink(limit=12)

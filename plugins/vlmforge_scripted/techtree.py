@@ -128,9 +128,7 @@ class TechTreeGoals:
             if plan:
                 return plan
         if not self.done("eat_cow"):
-            plan = None
-            if self.inv("food") <= 6:
-                plan = self.go_interact("cow", "Hunting a cow", times=self.blows(3), limit=25)
+            plan = self.go_interact("cow", "Hunting a cow", times=self.blows(3), limit=25)
             if plan:
                 return plan
         if not self.done("collect_sapling") and not self.inv("sapling"):
