@@ -13,6 +13,8 @@ from vlmforge_scripted.rationale import where
 from vlmforge_scripted.skills import buildable, interact, solid
 
 Plan = tuple[list[str], str]
+#: Plants kept growing near the agent (each is food every ~300 steps spent nearby).
+GARDEN_SIZE = 3
 
 
 class GardenGoals:
@@ -55,7 +57,8 @@ class GardenGoals:
             )
             if plan:
                 return plan
-        if self.inv("stone") < 5 or any(m.distance(p) <= 24 for p in m.plants):
+        near = [p for p in m.plants if m.distance(p) <= 24]
+        if self.inv("stone") < 5 or len(near) >= GARDEN_SIZE:
             return None
         if not self.done("place_furnace") and self.inv("stone_pickaxe"):
             return None  # the furnace comes first

@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from vlmforge_scripted.rules import OBJECTS, PLANT_RIPE_AFTER, UPDATE_RADIUS
+from vlmforge_scripted.rules import (
+    MINE_LEAVES,
+    OBJECTS,
+    PLANT_RIPE_AFTER,
+    UPDATE_RADIUS,
+    WALKABLE,
+)
 
 Pos = tuple[int, int]
 #: Marks a cell outside the world (the view shows "unknown" there).
@@ -67,7 +73,11 @@ class WorldMemory:
                         self.creatures[p] = cell
                     if cell == "plant":
                         seen_plants.add(p)
-                    if p not in self.tiles or self.tiles[p] in (VOID,):
+                    if cell == "player" and self.tiles.get(p) not in WALKABLE:
+                        # we stand here, so it is walkable: a tree chopped or rock mined on
+                        # the way leaves grass or path
+                        self.tiles[p] = MINE_LEAVES.get(self.tiles.get(p, ""), "grass")
+                    elif p not in self.tiles or self.tiles[p] in (VOID,):
                         self.tiles[p] = "path" if cell in ("skeleton", "arrow") else "grass"
                     elif cell in ("cow", "zombie", "plant") and self.tiles[p] not in (
                         "grass",

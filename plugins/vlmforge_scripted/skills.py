@@ -43,6 +43,8 @@ def approach(
     """The cheapest (target, stand tile, cost) with the stand tile next to the target."""
     best: tuple[int, Pos, Pos] | None = None
     for t in targets:
+        if t == memory.pos:
+            continue
         for n in adjacent(t):
             if n != memory.pos and (n not in paths.cost or not standable(memory, n)):
                 continue
