@@ -193,6 +193,17 @@ class SurvivalGoals:
             plan = self.eat(limit=80)
             if plan:
                 return plan
+        # opportunistic: a cow or water right here is worth a few steps even when not hungry
+        if self.inv("food") <= 7:
+            plan = self.go_interact("cow", "A cow close by: eating", times=self.blows(3), limit=6)
+            if plan:
+                return plan
+        if self.inv("drink") <= 7:
+            plan = self.go_interact(
+                "water", "Water close by: drinking", times=9 - self.inv("drink"), limit=4
+            )
+            if plan:
+                return plan
         return None
 
     def damage(self) -> int:

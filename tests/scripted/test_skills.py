@@ -161,3 +161,29 @@ def test_garden_site_plants_only_where_it_can_be_walled_in() -> None:
     planner.paths = dijkstra(planner.memory)
     plan = planner.garden()
     assert plan is not None and plan[0][-1] == "place_plant"
+
+
+def test_the_tile_under_the_player_is_remembered_as_walkable() -> None:
+    m = WorldMemory()
+    m.tiles[(10, 10)] = "tree"  # chopped and walked onto within one decision
+    m.tiles[(11, 10)] = "stone"
+    view = [["grass"] * 9 for _ in range(7)]
+    view[3][4] = "player"
+    gt = {
+        "step": 1,
+        "position": [10, 10],
+        "facing": [1, 0],
+        "inventory": {"health": 9},
+        "achievements": [],
+        "sleeping": False,
+        "daylight": 1.0,
+        "view": view,
+    }
+    m.update(gt)
+    assert m.tiles[(10, 10)] == "grass"
+    gt = {**gt, "position": [11, 10]}
+    m.tiles[(11, 10)] = "stone"
+    view2 = [["stone"] * 9 for _ in range(7)]
+    view2[3][4] = "player"
+    m.update({**gt, "view": view2})
+    assert m.tiles[(11, 10)] == "path"
