@@ -106,6 +106,7 @@ class EvalRunner:
         self._fatal: FatalPolicyError | None = None
         self._acting: dict[str, asyncio.Future[Decision]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._frame_dirs: set[Path] = set()
 
     # -- control ---------------------------------------------------------------------------
     def request_stop(self, reason: str = "interrupted") -> None:
@@ -294,7 +295,9 @@ class EvalRunner:
 
     def _persist(self, step: Step, images: list[PngImage], episode: Episode) -> None:
         if self.frames_dir is not None and images:
-            write_frame(self.frames_dir, episode.seed, step.index, images[-1].png)
+            write_frame(
+                self.frames_dir, episode.seed, step.index, images[-1].png, made=self._frame_dirs
+            )
         self.store.record_step(step, images, episode)
 
     @staticmethod
