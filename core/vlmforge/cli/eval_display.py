@@ -74,7 +74,9 @@ class EvalProgress:
 
     def _finished(self, episode: Episode) -> None:
         self.progress.advance(self.task)
-        self.out.print(episode_line(episode, self.label), markup=False, highlight=False)
+        self.out.print(
+            episode_line(episode, self.label), markup=False, highlight=False, soft_wrap=True
+        )
 
 
 def _fmt(value: Any, unit: str = "", digits: int = 2) -> str:
