@@ -21,9 +21,26 @@ def finished(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("eval")
     db, summary, frames = tmp / "X.db", tmp / "S.json", tmp / "frames"
     proc = run_cli(
-        "eval", "--env", "crafter", "--policy", "random", "--seeds", "0-3", "--max-steps", "100",
-        "--trace-db", str(db), "--json-summary", str(summary), "--frames-dir", str(frames),
-        "--run-name", "smoke", "--concurrency", "2", cwd=tmp,
+        "eval",
+        "--env",
+        "crafter",
+        "--policy",
+        "random",
+        "--seeds",
+        "0-3",
+        "--max-steps",
+        "100",
+        "--trace-db",
+        str(db),
+        "--json-summary",
+        str(summary),
+        "--frames-dir",
+        str(frames),
+        "--run-name",
+        "smoke",
+        "--concurrency",
+        "2",
+        cwd=tmp,
     )
     assert proc.returncode == 0, proc.stderr
     return tmp, db, json.loads(summary.read_text()), frames, proc
@@ -33,9 +50,13 @@ def test_prints_episode_lines_and_summary_without_base64(finished) -> None:
     _, _, _, _, proc = finished
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("seed ")]
     assert len(lines) == 4
-    assert all(re.fullmatch(
-        r"seed \d: \d+ steps, \d+ achievements, reward -?\d+\.\d, \d+ tool calls, \d+ invalid", ln)
-        for ln in lines), lines
+    assert all(
+        re.fullmatch(
+            r"seed \d: \d+ steps, \d+ achievements, reward -?\d+\.\d, \d+ tool calls, \d+ invalid",
+            ln,
+        )
+        for ln in lines
+    ), lines
     assert "Crafter score" in proc.stdout and "BALROG progression" in proc.stdout
     for stream in (proc.stdout, proc.stderr):
         assert "base64" not in stream and not BASE64_RUN.search(stream)

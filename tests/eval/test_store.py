@@ -80,8 +80,13 @@ def test_secrets_are_redacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("MY_PROVIDER_API_KEY", secret)
     db = tmp_path / "t.db"
     store = open_store(db)
-    run = make_run(policy_config={"model": "m", "api_key": "hunter2-not-env", "headers":
-                                  {"Authorization": "Bearer abcdefghijklmnop"}})
+    run = make_run(
+        policy_config={
+            "model": "m",
+            "api_key": "hunter2-not-env",
+            "headers": {"Authorization": "Bearer abcdefghijklmnop"},
+        }
+    )
     store.create_run(run)
     episode = make_episode("e")
     store.start_episode(episode)
@@ -103,12 +108,14 @@ def test_queries_filter_with_indexes(tmp_path: Path) -> None:
     store = open_store(tmp_path / "t.db")
     store.create_run(make_run())
     store.create_run(make_run("run2", "run-two"))
-    for i, (run_id, seed, status, ach) in enumerate([
-        ("run1", 0, "done", ["collect_wood"]),
-        ("run1", 1, "done", ["collect_wood", "place_table"]),
-        ("run1", 2, "failed", []),
-        ("run2", 0, "done", ["place_table"]),
-    ]):
+    for i, (run_id, seed, status, ach) in enumerate(
+        [
+            ("run1", 0, "done", ["collect_wood"]),
+            ("run1", 1, "done", ["collect_wood", "place_table"]),
+            ("run1", 2, "failed", []),
+            ("run2", 0, "done", ["place_table"]),
+        ]
+    ):
         ep = make_episode(f"e{i}", run_id, seed)
         store.start_episode(ep)
         for j, name in enumerate(ach):
@@ -142,8 +149,12 @@ def test_queries_filter_with_indexes(tmp_path: Path) -> None:
     assert list(store.steps("e1")) == []
     store.close()
     with sqlite3.connect(tmp_path / "t.db") as con:
-        plan = " ".join(str(r) for r in con.execute(
-            "EXPLAIN QUERY PLAN SELECT id FROM episode WHERE unique_achievements >= 2"))
+        plan = " ".join(
+            str(r)
+            for r in con.execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM episode WHERE unique_achievements >= 2"
+            )
+        )
     assert "episode_unique_achievements" in plan
 
 
@@ -152,11 +163,17 @@ def test_running_episodes_of_a_dead_process_become_interrupted(tmp_path: Path) -
     store.create_run(make_run())
     store.start_episode(make_episode("mine"))
     store.start_episode(make_episode("theirs", seed=1))
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     with sqlite3.connect(tmp_path / "t.db") as con:
-        con.execute("UPDATE episode SET owner = ? WHERE id = 'theirs'",
-                    (f"{store.owner.rpartition(':')[0]}:{dead.stdout.strip()}",))
+        con.execute(
+            "UPDATE episode SET owner = ? WHERE id = 'theirs'",
+            (f"{store.owner.rpartition(':')[0]}:{dead.stdout.strip()}",),
+        )
     assert store.recover_interrupted() == 1
     assert store.get_episode("theirs").status == EpisodeStatus.interrupted
     assert store.get_episode("mine").status == EpisodeStatus.running  # this process is alive
