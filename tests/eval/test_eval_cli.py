@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sqlite3
@@ -116,7 +117,7 @@ def test_summary_matches_the_database(finished) -> None:
 
 
 def test_traces_commands(finished, tmp_path: Path) -> None:
-    tmp, db, _, _, _ = finished
+    _, db, _, _, _ = finished
     listed = run_cli("traces", "list", "--trace-db", str(db), "--json")
     assert listed.returncode == 0, listed.stderr
     data = json.loads(listed.stdout)
@@ -138,7 +139,7 @@ def test_traces_commands(finished, tmp_path: Path) -> None:
     from PIL import Image
 
     data_pngs = [p.read_bytes() for p in pngs]
-    changes = 1 + sum(a != b for a, b in zip(data_pngs, data_pngs[1:], strict=False))
+    changes = 1 + sum(a != b for a, b in itertools.pairwise(data_pngs))
     with Image.open(out / "episode.gif") as gif:
         assert gif.n_frames == changes  # Pillow merges identical consecutive frames
     missing = run_cli("traces", "show", "nope", "--trace-db", str(db))

@@ -98,7 +98,7 @@ def test_secrets_are_redacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert stored is not None
     assert stored.policy_config["api_key"] == "[redacted]"
     assert stored.policy_config["headers"]["Authorization"] == "[redacted]"
-    assert "[redacted]" in (list(store.steps("e"))[0].error or "")
+    assert "[redacted]" in (next(iter(store.steps("e"))).error or "")
     store.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     assert secret.encode() not in raw and b"hunter2" not in raw and b"abcdefghijklmnop" not in raw

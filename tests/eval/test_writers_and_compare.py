@@ -69,7 +69,8 @@ def test_two_writers_on_one_database_both_succeed(tmp_path: Path) -> None:
 def test_several_policies_run_on_the_same_seeds_and_compare(tmp_path: Path) -> None:
     config = tmp_path / "cmp.toml"
     config.write_text(
-        'run_name = "cmp"\nseeds = "0-1"\nconcurrency = 2\nmax_steps = 24\n[env]\nname = "crafter"\n'
+        'run_name = "cmp"\nseeds = "0-1"\nconcurrency = 2\nmax_steps = 24\n'
+        '[env]\nname = "crafter"\n'
         '[[policies]]\nname = "random"\nlabel = "one"\n'
         '[[policies]]\nname = "random"\nlabel = "four"\nactions_per_call = 4\n'
     )
