@@ -197,3 +197,38 @@ def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(VlmforgeError, match="cannot open trace store"):
         open_store(bad)
+
+
+def test_busy_timeout_is_honoured(tmp_path: Path) -> None:
+    import time
+
+    db = tmp_path / "t.db"
+    store = open_store(db, busy_timeout_s=0.2)
+    store.create_run(make_run())
+    store.start_episode(make_episode("e"))
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    started = time.monotonic()
+    with pytest.raises(VlmforgeError, match="busy_timeout_s"):
+        store.record_step(make_step("e", 0, frame(1)), [frame(1)])
+    waited = time.monotonic() - started
+    assert 0.8 <= waited < 5  # 4 attempts of ~0.2 s plus short backoffs
+    blocker.execute("ROLLBACK")
+    store.record_step(make_step("e", 0, frame(1)), [frame(1)])  # the lock is free again
+    assert len(list(store.steps("e"))) == 1
+    store.close()
+
+
+def test_compress_level_is_honoured(tmp_path: Path) -> None:
+    sizes = {}
+    for level in (0, 9):
+        db = tmp_path / f"c{level}.db"
+        store = open_store(db, compress_level=level)
+        store.create_run(make_run())
+        store.start_episode(make_episode("e"))
+        step = make_step("e", 0, frame(1), info={"long": "crafter " * 400})
+        store.record_step(step, [frame(1)])
+        assert next(iter(store.steps("e"))) == step
+        store.close()
+        sizes[level] = count(db, "SELECT length(payload) FROM step")
+    assert sizes[0] > 3000 > 1000 > sizes[9]
