@@ -122,8 +122,10 @@ def test_traces_commands(finished, tmp_path: Path) -> None:
     assert listed.returncode == 0, listed.stderr
     data = json.loads(listed.stdout)
     assert [r["name"] for r in data["runs"]] == ["smoke"] and len(data["episodes"]) == 4
-    table = run_cli("traces", "list", "--trace-db", str(db))
+    table = run_cli("traces", "list", "--trace-db", str(db), "--run", "smoke")
     assert "smoke" in table.stdout and "4/4 done" in table.stdout
+    other = run_cli("traces", "stats", "--trace-db", str(db), "--run", "nope")
+    assert other.returncode == 2 and "no run 'nope'" in other.stderr
     shown = run_cli("traces", "show", "smoke:2", "--trace-db", str(db))
     assert shown.returncode == 0, shown.stderr
     assert "seed 2:" in shown.stdout and not BASE64_RUN.search(shown.stdout)

@@ -68,6 +68,10 @@ def test_llm_eval_records_calls_and_never_stores_the_key(tmp_path: Path) -> None
     assert summary["cost_usd"] == (120 * 1.0 + 9 * 2.0) * len(steps) / 1e6
     assert all(s.lm_call is not None and s.lm_call.model == "test-model" for s in steps)
     assert all(s.actions == ["move_left", "do", "noop"] for s in steps if not s.done)
+    stats = run_cli("traces", "stats", "--trace-db", str(db), "--prices", str(prices), "--json")
+    assert json.loads(stats.stdout)["runs"][0]["cost_usd"] == summary["cost_usd"]
+    unpriced = run_cli("traces", "stats", "--trace-db", str(db), "--json")
+    assert json.loads(unpriced.stdout)["runs"][0]["cost_usd"] is None  # unknown, not a guess
     first = sent[0].json["messages"]
     assert any(p.get("type") == "image_url" for p in first[-1]["content"])
 
