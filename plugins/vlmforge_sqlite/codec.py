@@ -51,11 +51,12 @@ def from_iso(value: str | None) -> dt.datetime | None:
 
 # -- steps ---------------------------------------------------------------------------------
 class EncodedStep:
-    """A step ready to insert: scalar columns, payload bytes and the message blobs it refers to."""
+    """A step ready to insert: scalar columns, payload bytes and the message blobs it refers to
+    (sha256 -> message JSON text, not yet compressed)."""
 
     __slots__ = ("blobs", "columns", "payload")
 
-    def __init__(self, columns: dict[str, Any], payload: bytes, blobs: dict[str, bytes]):
+    def __init__(self, columns: dict[str, Any], payload: bytes, blobs: dict[str, str]):
         self.columns, self.payload, self.blobs = columns, payload, blobs
 
 
@@ -65,7 +66,7 @@ def encode_step(step: Step, redact: Callable[[str], str], level: int = 6) -> Enc
     JSON is produced by pydantic's serializer (Rust) and spliced, not rebuilt in Python: this
     runs once per step on the eval hot path.
     """
-    blobs: dict[str, bytes] = {}
+    blobs: dict[str, str] = {}
     prompt_items: list[str] = []
     last = len(step.prompt) - 1
     for i, message in enumerate(step.prompt):
@@ -74,7 +75,7 @@ def encode_step(step: Step, redact: Callable[[str], str], level: int = 6) -> Enc
             prompt_items.append(text)
             continue
         sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        blobs[sha] = compress(text, level)
+        blobs[sha] = text  # compressed by the store only if it is new
         prompt_items.append(f'{{"{REF}":"{sha}"}}')
     rest = step.model_dump_json(exclude_none=True, exclude=_PAYLOAD_EXCLUDE)
     payload = f'{{"prompt":[{",".join(prompt_items)}],{rest[1:]}' if rest != "{}" else "{}"
