@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -98,7 +99,8 @@ class EvalRunner:
         self.frames_dir = frames_dir
         self.events = events or RunnerEvents()
         self._env_pool = ThreadPoolExecutor(
-            max_workers=env_threads or min(32, concurrency), thread_name_prefix="vlmforge-env"
+            max_workers=env_threads or min(concurrency, (os.cpu_count() or 2) + 2),
+            thread_name_prefix="vlmforge-env",
         )
         self._store_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlmforge-store")
         self._stop: asyncio.Event | None = None

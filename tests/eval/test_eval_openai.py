@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tests.conftest import run_cli
 from tests.eval.helpers import open_store
+from tests.eval.test_eval_cli import BASE64_RUN
 from vlmforge.prompting import to_openai
 from vlmforge.testing.openai_server import OpenAIServer, Reply
 
@@ -54,6 +55,7 @@ def test_llm_eval_records_calls_and_never_stores_the_key(tmp_path: Path) -> None
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
     assert KEY.encode() not in raw  # ...and is nowhere in the database, WAL or summary
     assert KEY not in proc.stdout + proc.stderr
+    assert "base64" not in proc.stdout and not BASE64_RUN.search(proc.stdout)
     (summary,) = json.loads((tmp_path / "s.json").read_text())["runs"]
     store = open_store(db)
     episodes = list(store.episodes())
