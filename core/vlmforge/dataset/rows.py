@@ -139,7 +139,7 @@ def _metadata(item: EpisodeTrace, steps: list[Step], messages: list[Message], so
         "step_end": steps[-1].index,
         "num_steps": len(steps),
         "num_images": sum(len(m.image_hashes()) for m in messages),
-        "has_image": user_img or asst_img or any(m.image_hashes() for m in messages),
+        "has_image": any(m.image_hashes() for m in messages),
         "user_has_image": user_img,
         "assistant_has_image": asst_img,
         "reward": sum(s.reward for s in steps),
