@@ -175,7 +175,8 @@ def make_step(
     if reply == "tool":
         message, tool_calls = Message(role="assistant", tool_calls=[call]), [call]
     elif reply == "text":
-        text_reply = f'<tool_call>{{"name": "interact_many", "arguments": {{"actions": ["{action}"]}}}}</tool_call>'
+        payload = json.dumps({"name": "interact_many", "arguments": {"actions": [action]}})
+        text_reply = f"<tool_call>{payload}</tool_call>"
         message = Message(role="assistant", content=text_reply)
         tool_calls = [call] if parsed else []
     elif reply == "empty":

@@ -207,5 +207,5 @@ def test_filters_run_in_order(crafted_db):
 def test_bad_filter_settings_name_the_key(crafted_db):
     with pytest.raises(ConfigError, match=r"filters\.0\.min_steps"):
         kept_steps(crafted_db, [{"name": "min-steps", "min_steps": 0}])
-    with pytest.raises(ConfigError, match="unknown key 'filters.0.min_step'.*min_steps"):
+    with pytest.raises(ConfigError, match=r"unknown key 'filters.0.min_step'.*min_steps"):
         kept_steps(crafted_db, [{"name": "min-steps", "min_step": 3}])
