@@ -10,7 +10,6 @@ from vlmforge.components import TraceStore
 from vlmforge.errors import VlmforgeError
 from vlmforge.trace import Episode, Run, Step
 
-
 IMAGE_CACHE_SIZE = 256  # PNGs kept in memory (a 64x64 Crafter frame is 1-5 KB)
 
 
