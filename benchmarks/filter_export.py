@@ -135,7 +135,8 @@ def generate_part(path: str, steps: int, worker: int, workers: int) -> None:
             text = (
                 f"Step {i}. Health 9/9, food 8/9, drink 7/9, energy 9/9. "
                 f"Position x={rng.randrange(64)}, y={rng.randrange(64)}. Facing left.\n"
-                + "grass tree water " * 20
+                + "grass tree water "
+                * 20
             )
             actions = [rng.choice(ACTIONS) for _ in range(rng.randint(1, 3))]
             call = ToolCall(
@@ -145,9 +146,7 @@ def generate_part(path: str, steps: int, worker: int, workers: int) -> None:
                 ),
             )
             unlock = [rng.choice(ACHIEVEMENTS)] if rng.random() < 0.02 else []
-            user = Message(
-                role="user", content=[TextPart(text=text), ImagePart(sha256=img.sha256)]
-            )
+            user = Message(role="user", content=[TextPart(text=text), ImagePart(sha256=img.sha256)])
             step = Step(
                 episode_id=ep.id,
                 index=i,
