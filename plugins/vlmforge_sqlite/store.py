@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -99,8 +100,7 @@ class SqliteStore(PeeweeTraceStore):
 
     def close(self) -> None:
         if not self.db.is_closed():
-            try:
+            # another writer busy: the WAL is folded in later, nothing is lost
+            with contextlib.suppress(pw.OperationalError):
                 self.checkpoint()
-            except pw.OperationalError:
-                pass  # another writer is busy: the WAL is folded in later, nothing is lost
         super().close()
