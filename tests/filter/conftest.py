@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.filter.builders import CraftedTraces, record_random_eval
+from tests.filter.builders import CraftedTraces, record_llm_eval, record_random_eval
 from vlmforge.trace import EpisodeStatus
 
 # Episode id -> number of steps, for the crafted database (see build_crafted).
@@ -110,5 +110,13 @@ def crafted_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def random_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real Crafter episodes from the random policy (4 seeds, 40 env steps each)."""
     path = tmp_path_factory.mktemp("random") / "random.db"
-    record_random_eval(path, seeds=list(range(4)), max_steps=40)
+    record_random_eval(path, seeds="0-3", max_steps=40)
+    return path
+
+
+@pytest.fixture(scope="session")
+def llm_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The openai policy against a scripted loopback server (see builders.record_llm_eval)."""
+    path = tmp_path_factory.mktemp("llm") / "llm.db"
+    record_llm_eval(path)
     return path
