@@ -88,3 +88,28 @@ def test_stratify_from_config(crafted_db, tmp_path):
         )
 
     assert by_stratum(val)[0] in (3, 4) and by_stratum(train)[0] in (3, 4)
+
+
+def test_feistel_permutation_is_a_seeded_permutation():
+    from vlmforge.dataset.split import FeistelPermutation
+
+    for n in (0, 1, 2, 3, 17, 1000, 4097):
+        perm = FeistelPermutation(n, seed=3)
+        assert sorted(perm) == list(range(n))
+    a, b = list(FeistelPermutation(500, 1)), list(FeistelPermutation(500, 2))
+    assert a != b and a == list(FeistelPermutation(500, 1))
+    assert a != list(range(500))
+    # well mixed: few elements stay near their place
+    assert sum(abs(v - i) < 5 for i, v in enumerate(a)) < 25
+
+
+def test_on_disk_dedupe_matches_the_in_memory_one(tmp_path):
+    from vlmforge.dataset.dedupe import Deduper
+
+    keys = [bytes([i % 7]) * 8 for i in range(100)]
+    disk, memory = Deduper(True, tmp_path / "d.sqlite"), Deduper(True)
+    assert [disk.seen(k) for k in keys] == [memory.seen(k) for k in keys]
+    assert disk.removed == memory.removed == 93
+    off = Deduper(False, tmp_path / "off.sqlite")
+    assert not any(off.seen(k) for k in keys) and off.removed == 0
+    disk.close()
