@@ -203,3 +203,19 @@ def test_png_bytes_round_trip(crafted_db, tmp_path):
     ]
     shas = {hashlib.sha256(base64.b64decode(u.split(",", 1)[1])).hexdigest() + ".png" for u in urls}
     assert shas == names
+
+
+def test_openai_sft_warns_about_too_few_examples(crafted_db, tmp_path, cli):
+    out = tmp_path / "out"
+    cfg = tmp_path / "f.toml"
+    cfg.write_text('[[filters]]\nname = "select"\nseeds = [8]\n')
+    result = cli(
+        "filter", "--config", str(cfg), "--trace-db", str(crafted_db), "--output-dir", str(out),
+        "--no-progress",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    stats = json.loads((out / "filter_stats.json").read_text())
+    assert stats["train"]["rows"] < 10
+    (warning,) = stats["exports"]["train"]["warnings"]
+    assert "at least 10" in warning
+    assert "warning (train)" in result.stdout
