@@ -333,7 +333,8 @@ class EvalRunner:
 
     def _record(self, episode: Episode, step: Step, images: list[PngImage]) -> asyncio.Future[None]:
         """Write the step (and the episode's counters as of this step) in the store thread."""
-        snapshot = episode.model_copy(deep=True)
+        # the episode as of this step (usage is replaced, never mutated: sharing it is safe)
+        snapshot = episode.model_copy(update={"achievements": list(episode.achievements)})
         return asyncio.ensure_future(self._in_store(self._persist, step, images, snapshot))
 
     def _persist(self, step: Step, images: list[PngImage], episode: Episode) -> None:

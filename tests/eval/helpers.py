@@ -62,7 +62,9 @@ def make_step(episode_id: str, index: int, image: PngImage, **kw: Any) -> Step:
         episode_id=episode_id,
         index=index,
         observation=StepObservation(
-            text=f"step {index} text", images=[image.sha256], ground_truth={"pos": [1, index]},
+            text=f"step {index} text",
+            images=[image.sha256],
+            ground_truth={"pos": [1, index]},
             feedback="previous call was invalid" if index else None,
         ),
         prompt=[
@@ -70,23 +72,33 @@ def make_step(episode_id: str, index: int, image: PngImage, **kw: Any) -> Step:
             history,
             Message(
                 role="user",
-                content=[TextPart(text=f"step {index} text"),
-                         ImagePart(sha256=image.sha256, detail="low")],
+                content=[
+                    TextPart(text=f"step {index} text"),
+                    ImagePart(sha256=image.sha256, detail="low"),
+                ],
             ),
         ],
         reply=Message(role="assistant", content="I will move", tool_calls=[call]),
         tool_calls=[call],
         lm_call=LMCall(
-            provider="openai", model="m", params={"temperature": 0.5}, finish_reason="tool_calls",
+            provider="openai",
+            model="m",
+            params={"temperature": 0.5},
+            finish_reason="tool_calls",
             usage=Usage(prompt_tokens=100 + index, completion_tokens=7, total_tokens=107 + index),
-            latency_s=0.25, retries=1,
-            attempts=[Attempt(attempt=1, status=429, latency_s=0.1, error="rate limited",
-                              retry_after_s=0.05),
-                      Attempt(attempt=2, status=200, latency_s=0.15)],
+            latency_s=0.25,
+            retries=1,
+            attempts=[
+                Attempt(
+                    attempt=1, status=429, latency_s=0.1, error="rate limited", retry_after_s=0.05
+                ),
+                Attempt(attempt=2, status=200, latency_s=0.15),
+            ],
         ),
         actions=["move_left", "do"],
         invalid=[InvalidAction(kind="extra_tool_calls", detail="2 calls", tool_call_id="x")]
-        if index == 1 else [],
+        if index == 1
+        else [],
         reward=0.1 * (index + 1),
         achievements=["collect_wood"] if index == 1 else [],
         info={"env_steps": 2 * (index + 1), "nested": {"a": [1, 2.5, None]}},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sqlite3
@@ -21,9 +22,26 @@ def finished(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("eval")
     db, summary, frames = tmp / "X.db", tmp / "S.json", tmp / "frames"
     proc = run_cli(
-        "eval", "--env", "crafter", "--policy", "random", "--seeds", "0-3", "--max-steps", "100",
-        "--trace-db", str(db), "--json-summary", str(summary), "--frames-dir", str(frames),
-        "--run-name", "smoke", "--concurrency", "2", cwd=tmp,
+        "eval",
+        "--env",
+        "crafter",
+        "--policy",
+        "random",
+        "--seeds",
+        "0-3",
+        "--max-steps",
+        "100",
+        "--trace-db",
+        str(db),
+        "--json-summary",
+        str(summary),
+        "--frames-dir",
+        str(frames),
+        "--run-name",
+        "smoke",
+        "--concurrency",
+        "2",
+        cwd=tmp,
     )
     assert proc.returncode == 0, proc.stderr
     return tmp, db, json.loads(summary.read_text()), frames, proc
@@ -33,9 +51,13 @@ def test_prints_episode_lines_and_summary_without_base64(finished) -> None:
     _, _, _, _, proc = finished
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("seed ")]
     assert len(lines) == 4
-    assert all(re.fullmatch(
-        r"seed \d: \d+ steps, \d+ achievements, reward -?\d+\.\d, \d+ tool calls, \d+ invalid", ln)
-        for ln in lines), lines
+    assert all(
+        re.fullmatch(
+            r"seed \d: \d+ steps, \d+ achievements, reward -?\d+\.\d, \d+ tool calls, \d+ invalid",
+            ln,
+        )
+        for ln in lines
+    ), lines
     assert "Crafter score" in proc.stdout and "BALROG progression" in proc.stdout
     for stream in (proc.stdout, proc.stderr):
         assert "base64" not in stream and not BASE64_RUN.search(stream)
@@ -95,13 +117,15 @@ def test_summary_matches_the_database(finished) -> None:
 
 
 def test_traces_commands(finished, tmp_path: Path) -> None:
-    tmp, db, _, _, _ = finished
+    _, db, _, _, _ = finished
     listed = run_cli("traces", "list", "--trace-db", str(db), "--json")
     assert listed.returncode == 0, listed.stderr
     data = json.loads(listed.stdout)
     assert [r["name"] for r in data["runs"]] == ["smoke"] and len(data["episodes"]) == 4
-    table = run_cli("traces", "list", "--trace-db", str(db))
+    table = run_cli("traces", "list", "--trace-db", str(db), "--run", "smoke")
     assert "smoke" in table.stdout and "4/4 done" in table.stdout
+    other = run_cli("traces", "stats", "--trace-db", str(db), "--run", "nope")
+    assert other.returncode == 2 and "no run 'nope'" in other.stderr
     shown = run_cli("traces", "show", "smoke:2", "--trace-db", str(db))
     assert shown.returncode == 0, shown.stderr
     assert "seed 2:" in shown.stdout and not BASE64_RUN.search(shown.stdout)
@@ -117,7 +141,7 @@ def test_traces_commands(finished, tmp_path: Path) -> None:
     from PIL import Image
 
     data_pngs = [p.read_bytes() for p in pngs]
-    changes = 1 + sum(a != b for a, b in zip(data_pngs, data_pngs[1:], strict=False))
+    changes = 1 + sum(a != b for a, b in itertools.pairwise(data_pngs))
     with Image.open(out / "episode.gif") as gif:
         assert gif.n_frames == changes  # Pillow merges identical consecutive frames
     missing = run_cli("traces", "show", "nope", "--trace-db", str(db))

@@ -16,8 +16,19 @@ CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("eval_*.toml"))
 
 
 def _flags(**kw):
-    keys = ("run_name", "seeds", "concurrency", "max_steps", "frames_dir", "json_summary", "env",
-            "policy", "model", "store", "trace_db")
+    keys = (
+        "run_name",
+        "seeds",
+        "concurrency",
+        "max_steps",
+        "frames_dir",
+        "json_summary",
+        "env",
+        "policy",
+        "model",
+        "store",
+        "trace_db",
+    )
     return {k: kw.get(k) for k in keys}
 
 
@@ -56,10 +67,14 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_flags_override_the_file(tmp_path: Path) -> None:
-    path = _write(tmp_path, 'seeds = "0-9"\nconcurrency = 2\n[env]\nname = "crafter"\n'
-                  'image_size = 32\n[policy]\nname = "random"\nactions_per_call = 2\n')
-    loaded = load_eval_config(str(path), _flags(seeds="3,5", concurrency=4, trace_db="x.db",
-                                                max_steps=9, run_name="r"))
+    path = _write(
+        tmp_path,
+        'seeds = "0-9"\nconcurrency = 2\n[env]\nname = "crafter"\n'
+        'image_size = 32\n[policy]\nname = "random"\nactions_per_call = 2\n',
+    )
+    loaded = load_eval_config(
+        str(path), _flags(seeds="3,5", concurrency=4, trace_db="x.db", max_steps=9, run_name="r")
+    )
     cfg = loaded.config
     assert cfg.seed_list() == [3, 5] and cfg.concurrency == 4 and cfg.max_steps == 9
     assert cfg.store.settings() == {"path": "x.db"} and cfg.run_name == "r"
@@ -73,16 +88,24 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('concurrncy = 2\n[env]\nname="crafter"\n[policy]\nname="random"\n',
-         ["eval.toml, line 1", "unknown key 'concurrncy'", "Did you mean 'concurrency'"]),
-        ('seeds = "5-1"\n[env]\nname="crafter"\n[policy]\nname="random"\n',
-         ["eval.toml, line 1", "seeds", "reversed"]),
-        ('[env]\nname="crafter"\n[policy]\nname="random"\n[[policies]]\nname="random"\n',
-         ["either [policy] or [[policies]]"]),
+        (
+            'concurrncy = 2\n[env]\nname="crafter"\n[policy]\nname="random"\n',
+            ["eval.toml, line 1", "unknown key 'concurrncy'", "Did you mean 'concurrency'"],
+        ),
+        (
+            'seeds = "5-1"\n[env]\nname="crafter"\n[policy]\nname="random"\n',
+            ["eval.toml, line 1", "seeds", "reversed"],
+        ),
+        (
+            '[env]\nname="crafter"\n[policy]\nname="random"\n[[policies]]\nname="random"\n',
+            ["either [policy] or [[policies]]"],
+        ),
         ('[policy]\nname="random"\n', ["no environment", "--env NAME"]),
         ('[env]\nname="crafter"\n', ["no policy", "--policy NAME"]),
-        ('[env]\nname="crafter"\n[policy]\nname="random"\n[store]\npath="x.db"\n',
-         ["store.name", "Field required"]),
+        (
+            '[env]\nname="crafter"\n[policy]\nname="random"\n[store]\npath="x.db"\n',
+            ["store.name", "Field required"],
+        ),
     ],
 )
 def test_config_errors_name_file_line_and_key(tmp_path: Path, text: str, expected: list[str]):
@@ -94,9 +117,12 @@ def test_config_errors_name_file_line_and_key(tmp_path: Path, text: str, expecte
 
 
 def test_component_setting_errors_point_into_the_file(tmp_path: Path) -> None:
-    path = _write(tmp_path, '[env]\nname = "crafter"\nimage_size = "big"\n\n'
-                  '[[policies]]\nname = "random"\n\n[[policies]]\nname = "random"\nlabel = "b"\n'
-                  'actions_per_cal = 3\n')
+    path = _write(
+        tmp_path,
+        '[env]\nname = "crafter"\nimage_size = "big"\n\n'
+        '[[policies]]\nname = "random"\n\n[[policies]]\nname = "random"\nlabel = "b"\n'
+        "actions_per_cal = 3\n",
+    )
     proc = run_cli("eval", "--config", str(path), "--trace-db", str(tmp_path / "t.db"))
     err = _oneline(proc.stderr)
     assert proc.returncode == 2 and "eval.toml, line 3: env.image_size" in err, err
@@ -115,11 +141,23 @@ def test_cli_errors(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "Did you mean 'crafter'" in _oneline(proc.stderr)
     proc = run_cli("eval", "--env", "crafter", "--policy", "random", "--resume", "--trace-db", db)
     assert proc.returncode == 2 and "--resume needs the run's name" in _oneline(proc.stderr)
-    proc = run_cli("eval", "--env", "crafter", "--policy", "random", "--model", "x",
-                   "--trace-db", db)
+    proc = run_cli(
+        "eval", "--env", "crafter", "--policy", "random", "--model", "x", "--trace-db", db
+    )
     assert proc.returncode == 2 and "unknown key 'model'" in _oneline(proc.stderr)
     proc = run_cli("eval", "--config", str(tmp_path / "missing.toml"))
     assert proc.returncode == 2 and "not found" in proc.stderr
-    proc = run_cli("eval", "--env", "crafter", "--policy", "random", "--seeds", "0",
-                   "--concurrency", "0", "--trace-db", db)
+    proc = run_cli(
+        "eval",
+        "--env",
+        "crafter",
+        "--policy",
+        "random",
+        "--seeds",
+        "0",
+        "--concurrency",
+        "0",
+        "--trace-db",
+        db,
+    )
     assert proc.returncode == 2 and "concurrency" in proc.stderr

@@ -15,15 +15,31 @@ import pytest
 from tests.conftest import run_cli
 from tests.eval.helpers import open_store
 
-ARGS = ["--env", "crafter", "--policy", "random", "--seeds", "0-2", "--max-steps", "150",
-        "--concurrency", "2", "--run-name", "killed"]
+ARGS = [
+    "--env",
+    "crafter",
+    "--policy",
+    "random",
+    "--seeds",
+    "0-2",
+    "--max-steps",
+    "150",
+    "--concurrency",
+    "2",
+    "--run-name",
+    "killed",
+]
 
 
 def _start(db: Path, tmp: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VLMFORGE_")}
     return subprocess.Popen(
         [sys.executable, "-m", "vlmforge", "eval", *ARGS, "--trace-db", str(db)],
-        cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=tmp,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -54,9 +70,13 @@ def _check_complete(db: Path) -> None:
         assert sum(len(s.actions) for s in steps) == e.env_steps
     store.close()
     with sqlite3.connect(db) as con:
-        assert con.execute(
-            "SELECT COUNT(*) FROM step s LEFT JOIN episode e ON s.episode_id = e.id "
-            "WHERE e.id IS NULL").fetchone()[0] == 0  # no orphaned steps
+        assert (
+            con.execute(
+                "SELECT COUNT(*) FROM step s LEFT JOIN episode e ON s.episode_id = e.id "
+                "WHERE e.id IS NULL"
+            ).fetchone()[0]
+            == 0
+        )  # no orphaned steps
 
 
 @pytest.mark.slow
@@ -107,11 +127,25 @@ def test_sigint_marks_interrupted_and_resume_finishes(tmp_path: Path) -> None:
 
 def test_existing_run_name_without_resume_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
-    args = ["eval", "--env", "crafter", "--policy", "random", "--seeds", "0", "--max-steps", "5",
-            "--run-name", "dup", "--trace-db", str(db)]
+    args = [
+        "eval",
+        "--env",
+        "crafter",
+        "--policy",
+        "random",
+        "--seeds",
+        "0",
+        "--max-steps",
+        "5",
+        "--run-name",
+        "dup",
+        "--trace-db",
+        str(db),
+    ]
     assert run_cli(*args).returncode == 0
     again = run_cli(*args)
     assert again.returncode == 2 and "already exists" in again.stderr and "--resume" in again.stderr
-    other = run_cli(*args[:-4], "--max-steps", "7", "--run-name", "dup", "--trace-db", str(db),
-                    "--resume")
+    other = run_cli(
+        *args[:-4], "--max-steps", "7", "--run-name", "dup", "--trace-db", str(db), "--resume"
+    )
     assert other.returncode == 2 and "max_steps" in other.stderr

@@ -80,8 +80,13 @@ def test_secrets_are_redacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("MY_PROVIDER_API_KEY", secret)
     db = tmp_path / "t.db"
     store = open_store(db)
-    run = make_run(policy_config={"model": "m", "api_key": "hunter2-not-env", "headers":
-                                  {"Authorization": "Bearer abcdefghijklmnop"}})
+    run = make_run(
+        policy_config={
+            "model": "m",
+            "api_key": "hunter2-not-env",
+            "headers": {"Authorization": "Bearer abcdefghijklmnop"},
+        }
+    )
     store.create_run(run)
     episode = make_episode("e")
     store.start_episode(episode)
@@ -93,7 +98,7 @@ def test_secrets_are_redacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert stored is not None
     assert stored.policy_config["api_key"] == "[redacted]"
     assert stored.policy_config["headers"]["Authorization"] == "[redacted]"
-    assert "[redacted]" in (list(store.steps("e"))[0].error or "")
+    assert "[redacted]" in (next(iter(store.steps("e"))).error or "")
     store.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     assert secret.encode() not in raw and b"hunter2" not in raw and b"abcdefghijklmnop" not in raw
@@ -103,12 +108,14 @@ def test_queries_filter_with_indexes(tmp_path: Path) -> None:
     store = open_store(tmp_path / "t.db")
     store.create_run(make_run())
     store.create_run(make_run("run2", "run-two"))
-    for i, (run_id, seed, status, ach) in enumerate([
-        ("run1", 0, "done", ["collect_wood"]),
-        ("run1", 1, "done", ["collect_wood", "place_table"]),
-        ("run1", 2, "failed", []),
-        ("run2", 0, "done", ["place_table"]),
-    ]):
+    for i, (run_id, seed, status, ach) in enumerate(
+        [
+            ("run1", 0, "done", ["collect_wood"]),
+            ("run1", 1, "done", ["collect_wood", "place_table"]),
+            ("run1", 2, "failed", []),
+            ("run2", 0, "done", ["place_table"]),
+        ]
+    ):
         ep = make_episode(f"e{i}", run_id, seed)
         store.start_episode(ep)
         for j, name in enumerate(ach):
@@ -142,8 +149,12 @@ def test_queries_filter_with_indexes(tmp_path: Path) -> None:
     assert list(store.steps("e1")) == []
     store.close()
     with sqlite3.connect(tmp_path / "t.db") as con:
-        plan = " ".join(str(r) for r in con.execute(
-            "EXPLAIN QUERY PLAN SELECT id FROM episode WHERE unique_achievements >= 2"))
+        plan = " ".join(
+            str(r)
+            for r in con.execute(
+                "EXPLAIN QUERY PLAN SELECT id FROM episode WHERE unique_achievements >= 2"
+            )
+        )
     assert "episode_unique_achievements" in plan
 
 
@@ -152,11 +163,17 @@ def test_running_episodes_of_a_dead_process_become_interrupted(tmp_path: Path) -
     store.create_run(make_run())
     store.start_episode(make_episode("mine"))
     store.start_episode(make_episode("theirs", seed=1))
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     with sqlite3.connect(tmp_path / "t.db") as con:
-        con.execute("UPDATE episode SET owner = ? WHERE id = 'theirs'",
-                    (f"{store.owner.rpartition(':')[0]}:{dead.stdout.strip()}",))
+        con.execute(
+            "UPDATE episode SET owner = ? WHERE id = 'theirs'",
+            (f"{store.owner.rpartition(':')[0]}:{dead.stdout.strip()}",),
+        )
     assert store.recover_interrupted() == 1
     assert store.get_episode("theirs").status == EpisodeStatus.interrupted
     assert store.get_episode("mine").status == EpisodeStatus.running  # this process is alive
@@ -180,3 +197,38 @@ def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(VlmforgeError, match="cannot open trace store"):
         open_store(bad)
+
+
+def test_busy_timeout_is_honoured(tmp_path: Path) -> None:
+    import time
+
+    db = tmp_path / "t.db"
+    store = open_store(db, busy_timeout_s=0.2)
+    store.create_run(make_run())
+    store.start_episode(make_episode("e"))
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    started = time.monotonic()
+    with pytest.raises(VlmforgeError, match="busy_timeout_s"):
+        store.record_step(make_step("e", 0, frame(1)), [frame(1)])
+    waited = time.monotonic() - started
+    assert 0.8 <= waited < 5  # 4 attempts of ~0.2 s plus short backoffs
+    blocker.execute("ROLLBACK")
+    store.record_step(make_step("e", 0, frame(1)), [frame(1)])  # the lock is free again
+    assert len(list(store.steps("e"))) == 1
+    store.close()
+
+
+def test_compress_level_is_honoured(tmp_path: Path) -> None:
+    sizes = {}
+    for level in (0, 9):
+        db = tmp_path / f"c{level}.db"
+        store = open_store(db, compress_level=level)
+        store.create_run(make_run())
+        store.start_episode(make_episode("e"))
+        step = make_step("e", 0, frame(1), info={"long": "crafter " * 400})
+        store.record_step(step, [frame(1)])
+        assert next(iter(store.steps("e"))) == step
+        store.close()
+        sizes[level] = count(db, "SELECT length(payload) FROM step")
+    assert sizes[0] > 3000 > 1000 > sizes[9]
