@@ -32,6 +32,9 @@ class SqliteStoreConfig(StrictModel):
     compress_level: int = Field(
         6, ge=0, le=9, description="zlib level for step payloads and prompt messages."
     )
+    cache_mib: float = Field(
+        16.0, gt=0, description="SQLite page cache per connection, in MiB (the most it holds)."
+    )
 
 
 class SqliteStore(PeeweeTraceStore):
@@ -59,7 +62,7 @@ class SqliteStore(PeeweeTraceStore):
                 ("synchronous", "normal"),
                 ("busy_timeout", int(config.busy_timeout_s * 1000)),
                 ("foreign_keys", 1),
-                ("cache_size", -16000),
+                ("cache_size", -int(config.cache_mib * 1024)),
             ],
             timeout=config.busy_timeout_s,
             thread_safe=False,
