@@ -74,7 +74,8 @@ def resolve(
     Returns (serve settings, env name, env settings, the parsed file for error messages).
     """
     source = load_toml(config_file) if config_file else None
-    data = merge(source.data if source else {}, {"serve": serve_flags, "env": {"name": env_name}})
+    flags = {k: v for k, v in serve_flags.items() if v is not None}
+    data = merge(source.data if source else {}, {"serve": flags, "env": {"name": env_name}})
     where = str(source.path) if source else "command line"
     parsed = validate(ServeFile, data, where, toml=source)
     if not parsed.env.name:
