@@ -67,8 +67,7 @@ def test_health_needs_no_key_everything_else_does(server: Server) -> None:
         response = httpx.request(method, f"{server.url}{path}", json=body)
         assert response.status_code == 401, (method, path)
         assert response.json() == {
-            "detail": "missing API key: send 'Authorization: Bearer <key>' or "
-            "'X-API-Key: <key>'"
+            "detail": "missing API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
         }
         assert response.headers["www-authenticate"] == "Bearer"
 
