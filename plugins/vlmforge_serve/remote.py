@@ -57,6 +57,11 @@ class RemoteConfig(StrictModel):
         default_factory=dict,
         description="Settings of the served environment, merged over each server's own.",
     )
+    max_steps: int | None = Field(
+        None,
+        ge=1,
+        description="Forwarded as the served environment's max_steps setting when set.",
+    )
     retries: int = Field(3, ge=0, le=20, description="Retries of a failed request.")
     backoff_s: float = Field(0.25, ge=0, description="First retry delay; doubles each retry.")
     max_backoff_s: float = Field(4.0, ge=0, description="Longest delay between retries.")
@@ -108,6 +113,9 @@ class RemoteEnvironment:
             )
             for url in config.env_urls
         ]
+        self.env_config = dict(config.env_config)
+        if config.max_steps is not None:
+            self.env_config["max_steps"] = config.max_steps
         self._lock = threading.Lock()
         self._turn = itertools.count()
         self._described: SpecResponse | None = None
@@ -142,7 +150,7 @@ class RemoteEnvironment:
         failures: list[str] = []
         for server in self.servers:
             try:
-                body = server.request("POST", "/spec", {"config": self.config.env_config})
+                body = server.request("POST", "/spec", {"config": self.env_config})
             except ServerUnavailableError as exc:
                 failures.append(str(exc))
                 server.mark_down(self.config.down_cooldown_s)
@@ -183,7 +191,7 @@ class RemoteEnvironment:
     def _open(self, seed: int) -> tuple[ServerClient, StartResponse]:
         body = {
             "seed": seed,
-            "config": self.config.env_config,
+            "config": self.env_config,
             "request_id": uuid.uuid4().hex,
         }
         problems: list[str] = []

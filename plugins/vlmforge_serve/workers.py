@@ -50,7 +50,9 @@ def bind_sockets(host: str, port: int, count: int) -> list[socket.socket]:
                 family = socket.getaddrinfo(host, wanted, type=socket.SOCK_STREAM)[0][0]
             except socket.gaierror as exc:
                 raise ConfigError(f"--host {host!r}: cannot resolve it ({exc}).") from None
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            # proto must say TCP: asyncio sets TCP_NODELAY on accepted connections only then
+            # (without it every small response waits ~40 ms for Nagle + delayed ACK).
+            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
