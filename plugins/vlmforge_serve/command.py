@@ -71,7 +71,9 @@ def command(
     With --workers N, worker i listens on port+i: give every URL to the client
     (--env-url once per worker). See docs/serve.md.
     """
+    from vlmforge.cli.options import load_registry
     from vlmforge.cli.output import console, error_console
+    from vlmforge.config import validate
     from vlmforge_serve.settings import resolve
     from vlmforge_serve.workers import (
         WorkerPlan,
@@ -88,8 +90,12 @@ def command(
         env_config=env_config,
         settings=settings,
         plugins_dirs=plugins_dirs,
-        config_source=f"{source.path} [env.config]" if source else "",
+        config_source=f"{source.path} [env]" if source else "",
     )
+    if source is not None:  # errors in the file's [env] settings name their line
+        model = load_registry(plugins_dirs).get("environment", env_name).config_model()
+        if model is not None:
+            validate(model, env_config, str(source.path), toml=source, prefix=("env",))
     app = build_app(plan)  # settings, environment and API key are checked before binding
     if not _is_loopback(settings.host) and not settings.api_key_env:
         error_console().print(

@@ -22,7 +22,7 @@ class EnvHost:
         self.component = component
         self.name = component.name
         self.base_config = dict(base_config)
-        self._source = source or f"[env.config] of environment '{self.name}'"
+        self._source = source or f"settings of environment '{self.name}'"
         self.default: Environment = component.create(self.base_config, source=self._source)
         self._cache: OrderedDict[str, Environment] = OrderedDict()
         self._lock = threading.Lock()

@@ -12,11 +12,11 @@ overridden by command-line flags.
     idle_timeout = 600
     max_body_bytes = 1048576
 
-    [env]
+    [env]             # the same table an eval config has: name + the environment's settings
     name = "crafter"
+    image_size = 64   # validated against the environment's config_model
 
-    [env.config]   # the environment's own settings, validated against its config_model
-    image_size = 64
+An environment config such as ``configs/env_crafter.toml`` is therefore a valid serve config.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from vlmforge.config import StrictModel, TomlSource, load_toml, merge, validate
 from vlmforge.errors import ConfigError
@@ -53,12 +53,13 @@ class ServeSettings(StrictModel):
 
 
 class EnvSection(StrictModel):
-    """The ``[env]`` table."""
+    """The ``[env]`` table: ``name`` plus the environment's own settings."""
 
+    model_config = ConfigDict(extra="allow")
     name: str | None = Field(None, description="The environment to serve (--env).")
-    config: dict[str, Any] = Field(
-        default_factory=dict, description="The environment's settings (its config_model)."
-    )
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
 
 
 class ServeFile(StrictModel):
@@ -75,7 +76,11 @@ def resolve(
     """
     source = load_toml(config_file) if config_file else None
     flags = {k: v for k, v in serve_flags.items() if v is not None}
-    data = merge(source.data if source else {}, {"serve": flags, "env": {"name": env_name}})
+    data = merge(source.data if source else {}, {"serve": flags})
+    file_env = data.get("env") if isinstance(data.get("env"), dict) else {}
+    if env_name and file_env.get("name") not in (None, env_name):
+        file_env = {}  # --env names another environment: the file's settings are for the other
+    data["env"] = {**file_env, **({"name": env_name} if env_name else {})}
     where = str(source.path) if source else "command line"
     parsed = validate(ServeFile, data, where, toml=source)
     if not parsed.env.name:
@@ -83,4 +88,4 @@ def resolve(
             "no environment to serve: pass --env NAME (see `vlmforge plugins`) or set "
             f"[env] name in {where}."
         )
-    return parsed.serve, parsed.env.name, dict(parsed.env.config), source
+    return parsed.serve, parsed.env.name, parsed.env.settings(), source
