@@ -255,3 +255,44 @@ def test_idle_episodes_expire(client: httpx.Client) -> None:
     assert client.get("/health").json()["active_episodes"] == 0
     gone = client.post(f"/episodes/{ep}/step", json={"tool_calls": [MOVE]})
     assert gone.status_code == 404
+
+
+# -- the remote environment against a keyed server -----------------------------------------
+def test_remote_environment_sends_the_key(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vlmforge.plugins import get_registry
+    from vlmforge_serve.client import RemoteAuthError
+
+    registry = get_registry()
+    monkeypatch.setenv("VF_REMOTE_KEY", TEST_KEY)
+    env = registry.create(
+        "environment", "remote", {"env_urls": [server.url], "api_key_env": "VF_REMOTE_KEY"}
+    )
+    assert env.spec().name == "crafter"
+    assert env.config_dict()["api_key_env"] == "VF_REMOTE_KEY"
+    assert TEST_KEY not in json.dumps(env.config_dict())
+    episode = env.start(0)
+    assert episode.reset().text
+    episode.close()
+
+    monkeypatch.setenv("VF_REMOTE_KEY", "not-the-key-0123456789")
+    wrong = registry.create(
+        "environment", "remote", {"env_urls": [server.url], "api_key_env": "VF_REMOTE_KEY"}
+    )
+    with pytest.raises(RemoteAuthError) as err:
+        wrong.spec()
+    message = str(err.value)
+    assert "wrong API key" in message and "$VF_REMOTE_KEY" in message
+    assert "not-the-key" not in message and TEST_KEY[:6] not in message
+
+    nokey = registry.create("environment", "remote", {"env_urls": [server.url]})
+    with pytest.raises(RemoteAuthError, match="missing API key"):
+        nokey.spec()
+    monkeypatch.delenv("VF_REMOTE_KEY")
+    from vlmforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="VF_REMOTE_KEY.*not set"):
+        registry.create(
+            "environment", "remote", {"env_urls": [server.url], "api_key_env": "VF_REMOTE_KEY"}
+        )
