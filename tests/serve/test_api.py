@@ -292,7 +292,7 @@ def test_remote_environment_sends_the_key(
     monkeypatch.delenv("VF_REMOTE_KEY")
     from vlmforge.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="VF_REMOTE_KEY.*not set"):
+    with pytest.raises(ConfigError, match=r"VF_REMOTE_KEY.*not set"):
         registry.create(
             "environment", "remote", {"env_urls": [server.url], "api_key_env": "VF_REMOTE_KEY"}
         )
