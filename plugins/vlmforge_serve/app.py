@@ -119,8 +119,12 @@ def create_app(host: EnvHost, settings: ServeSettings, api_key: str | None = Non
     @app.get("/health", response_model=HealthResponse)
     async def health() -> HealthResponse:
         """Liveness and load; never needs a key."""
+        stats = table.stats()
         return HealthResponse(
-            env=host.name, active_episodes=len(table), max_episodes=settings.max_episodes
+            env=host.name,
+            active_episodes=stats["active"],
+            starting=stats["starting"],
+            max_episodes=settings.max_episodes,
         )
 
     @app.get("/info", response_model=InfoResponse, responses=_ERRORS)
@@ -137,7 +141,7 @@ def create_app(host: EnvHost, settings: ServeSettings, api_key: str | None = Non
             max_episodes=settings.max_episodes,
             idle_timeout_s=settings.idle_timeout,
             max_body_bytes=settings.max_body_bytes,
-            active_episodes=len(table),
+            active_episodes=table.stats()["active"],
             auth=api_key is not None,
         )
 

@@ -141,7 +141,8 @@ class InfoResponse(_Wire):
 class HealthResponse(_Wire):
     status: str = "ok"
     env: str
-    active_episodes: int
+    active_episodes: int = Field(description="Episodes started and not yet deleted or expired.")
+    starting: int = Field(0, description="Episodes being started right now.")
     max_episodes: int
 
 

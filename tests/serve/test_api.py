@@ -258,9 +258,7 @@ def test_idle_episodes_expire(client: httpx.Client) -> None:
 
 
 # -- the remote environment against a keyed server -----------------------------------------
-def test_remote_environment_sends_the_key(
-    server: Server, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_remote_environment_sends_the_key(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     from vlmforge.plugins import get_registry
     from vlmforge_serve.client import RemoteAuthError
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -176,3 +179,100 @@ def test_workers_each_own_a_port_and_die_with_the_parent(serve) -> None:  # type
                 pass
         alive = still
     assert not alive, f"workers outlived their parent: {alive}"
+
+
+# -- vlmforge eval --env remote (real subprocesses, real sqlite stores) --------------------
+def stored(path: Path) -> dict[int, tuple]:
+    """Per seed: the episode's outcome and every step as recorded (ids and timings left out)."""
+    store = get_registry().create("store", "sqlite", {"path": str(path)})
+    try:
+        out = {}
+        for ep in store.episodes():
+            steps = [
+                s.model_dump(
+                    exclude={"episode_id", "started_at", "policy_latency_s", "env_latency_s"}
+                )
+                for s in store.steps(ep.id)
+            ]
+            out[ep.seed] = (ep.status, ep.termination, ep.total_reward, ep.achievements, steps)
+        return out
+    finally:
+        store.close()
+
+
+def test_eval_over_two_servers_records_the_same_traces_as_local(
+    two_servers: list[Server], cli, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    common = ["--policy", "random", "--seeds", "0-3", "--max-steps", "30"]
+    local = cli("eval", "--env", "crafter", *common, "--trace-db", str(tmp_path / "local.db"))
+    assert local.returncode == 0, local.stderr
+    urls = [arg for s in two_servers for arg in ("--env-url", s.url)]
+    remote_run = cli(
+        "eval", *urls, *common, "--concurrency", "4", "--trace-db", str(tmp_path / "remote.db")
+    )
+    assert remote_run.returncode == 0, remote_run.stderr
+    want, got = stored(tmp_path / "local.db"), stored(tmp_path / "remote.db")
+    assert sorted(got) == [0, 1, 2, 3]
+    assert all(len(record[4]) == 30 for record in got.values())
+    assert got == want  # text, frame hashes, ground truth, prompts, actions, rewards, ...
+    store = get_registry().create("store", "sqlite", {"path": str(tmp_path / "remote.db")})
+    run = next(store.runs())
+    some_frame = got[0][4][0]["observation"]["images"][0]
+    assert store.image(some_frame)[:8] == b"\x89PNG\r\n\x1a\n"
+    store.close()
+    assert run.env_name == "remote"
+    assert run.env_config["served_env"] == "crafter"
+    assert run.env_config["env_config"]["max_steps"] == 30  # --max-steps reached the servers
+    assert sorted(run.env_config["env_urls"]) == sorted(s.url for s in two_servers)
+
+
+def test_env_url_needs_env_remote(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli(
+        "eval", "--env", "crafter", "--env-url", "http://127.0.0.1:9", "--policy", "random"
+    )
+    assert result.returncode == 2
+    assert "--env-url is for --env remote" in " ".join(result.stderr.split())
+
+
+def test_eval_survives_a_killed_server(two_servers: list[Server], serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    doomed = serve("--env", "crafter")
+    survivor = two_servers[0]
+    config = tmp_path / "eval.toml"
+    config.write_text(
+        "seeds = '0-3'\nconcurrency = 2\nmax_steps = 60\n"
+        f"[env]\nname = 'remote'\nenv_urls = ['{survivor.url}', '{doomed.url}']\n"
+        "retries = 1\nbackoff_s = 0.05\nbalancing = 'round-robin'\n"
+        "[policy]\nname = 'random'\n"
+        f"[store]\nname = 'sqlite'\npath = '{tmp_path / 'traces.db'}'\n"
+    )
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("VLMFORGE_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vlmforge", "eval", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=full_env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{doomed.url}/health").json()["active_episodes"] == 0:
+            assert time.monotonic() < deadline and proc.poll() is None, "no episode on it"
+            time.sleep(0.02)
+        time.sleep(0.2)  # let it take a few steps there
+        doomed.kill()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    episodes = stored(tmp_path / "traces.db")
+    assert sorted(episodes) == [0, 1, 2, 3]  # every seed recorded, none lost
+    failed = {seed: rec for seed, rec in episodes.items() if rec[0] == "failed"}
+    assert failed, f"no episode failed:\n{out}\n{err}"
+    assert all(rec[1] == "env_error" for rec in failed.values())
+    store = get_registry().create("store", "sqlite", {"path": str(tmp_path / "traces.db")})
+    errors = [ep.error for ep in store.episodes() if ep.status == "failed"]
+    store.close()
+    assert all(doomed.url in e and "lost" in e for e in errors), errors
+    done = [seed for seed, rec in episodes.items() if rec[0] == "done"]
+    assert len(done) + len(failed) == 4 and len(done) >= 2  # later episodes moved to the survivor
