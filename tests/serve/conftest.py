@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +28,11 @@ class Server:
     proc: subprocess.Popen[str]
     urls: list[str]
     stderr_path: Path
-    headers: dict[str, str] = field(default_factory=dict)
+    stdout_lines: list[str] = field(default_factory=list)  # uvicorn's access log goes here
+
+    def logs(self) -> str:
+        """Everything the server wrote so far (stdout and stderr)."""
+        return "".join(self.stdout_lines) + self.stderr_path.read_text()
 
     @property
     def url(self) -> str:
@@ -79,6 +84,11 @@ def start_server(*args: str, tmp: Path, env: dict[str, str] | None = None) -> Se
                 total = int(match.group(3))
             if time.monotonic() > deadline:
                 raise RuntimeError("serve did not print its URLs within 60 s")
+        # keep draining stdout so a chatty server never blocks on a full pipe
+        threading.Thread(
+            target=lambda: server.stdout_lines.extend(iter(proc.stdout.readline, "")),
+            daemon=True,
+        ).start()
         for url in server.urls:
             wait_healthy(url, deadline)
     except BaseException:
