@@ -8,9 +8,11 @@ as the eval runner does:
 - ``1 server``: ``--env remote`` against one ``vlmforge serve`` process on loopback;
 - ``2 servers``: ``--env remote`` spreading episodes over two server processes.
 
-Episode starts (world generation) are outside the timed loop; a step that ends an episode starts
-the next one, inside it. Modes alternate within each repetition and medians are reported, so load
-from other processes affects every mode alike. Output: a JSON object and a table.
+Besides wall-clock steps/s (which depend on what else the machine runs), it reports the CPU time
+per step summed over the client and the server processes: the cost of serving, independent of
+other load. Episode starts (world generation) are outside the timed loop; a step that ends an
+episode starts the next one, inside it. Modes alternate within each repetition and medians are
+reported, so load from other processes affects every mode alike. Output: a JSON object and a table.
 
     .venv/bin/python benchmarks/serve_throughput.py [--steps 300] [--reps 3] [--concurrency 1 4]
 """
@@ -95,8 +97,18 @@ def calls(seed: int, n: int) -> list[list[ToolCall]]:
     ]
 
 
-def drive(env: Any, concurrency: int, steps: int) -> float:
-    """Steps per second over ``concurrency`` threads, ``steps`` decisions each."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drive(
+    env: Any, concurrency: int, steps: int, pids: list[int]
+) -> tuple[float, float, float]:
+    """(steps per second, client CPU ms per step, servers' CPU ms per step) over
+    ``concurrency`` threads, ``steps`` decisions each. CPU time does not depend on other load."""
     barrier = threading.Barrier(concurrency + 1)
     errors: list[BaseException] = []
 
@@ -122,13 +134,17 @@ def drive(env: Any, concurrency: int, steps: int) -> float:
     for t in threads:
         t.start()
     barrier.wait()
+    client0, server0 = time.process_time(), sum(cpu_seconds(p) for p in pids)
     started = time.perf_counter()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    client = time.process_time() - client0
+    server = sum(cpu_seconds(p) for p in pids) - server0
     if errors:
         raise errors[0]
-    return concurrency * steps / elapsed
+    total = concurrency * steps
+    return total / elapsed, 1000 * client / total, 1000 * server / total
 
 
 def main() -> None:
@@ -142,19 +158,30 @@ def main() -> None:
     servers = [start_server(), start_server()]
     try:
         urls = [url for _, url in servers]
+        pids = [proc.pid for proc, _ in servers]
         envs = {
-            "in-process": registry.create("environment", "crafter", {}),
-            "1 server": registry.create("environment", "remote", {"env_urls": urls[:1]}),
-            "2 servers": registry.create("environment", "remote", {"env_urls": urls}),
+            "in-process": (registry.create("environment", "crafter", {}), []),
+            "1 server": (
+                registry.create("environment", "remote", {"env_urls": urls[:1]}),
+                pids[:1],
+            ),
+            "2 servers": (registry.create("environment", "remote", {"env_urls": urls}), pids),
         }
-        for env in envs.values():
-            drive(env, 1, 20)  # warm-up: imports, numba cache, connections
+        for env, env_pids in envs.values():
+            drive(env, 1, 20, env_pids)  # warm-up: imports, numba cache, connections
         samples: dict[tuple[str, int], list[float]] = {}
+        cpu: dict[tuple[str, int], list[float]] = {}
+        client_cpu: dict[tuple[str, int], list[float]] = {}
+        server_cpu: dict[tuple[str, int], list[float]] = {}
         for _ in range(args.reps):
             for concurrency in args.concurrency:
-                for mode, env in envs.items():
-                    rate = drive(env, concurrency, args.steps)
-                    samples.setdefault((mode, concurrency), []).append(rate)
+                for mode, (env, env_pids) in envs.items():
+                    key = (mode, concurrency)
+                    rate, client_ms, server_ms = drive(env, concurrency, args.steps, env_pids)
+                    samples.setdefault(key, []).append(rate)
+                    cpu.setdefault(key, []).append(client_ms + server_ms)
+                    client_cpu.setdefault(key, []).append(client_ms)
+                    server_cpu.setdefault(key, []).append(server_ms)
     finally:
         for proc, _ in servers:
             stop(proc)
@@ -170,6 +197,18 @@ def main() -> None:
                 "steps_per_s": round(median, 1),
                 "vs_in_process": round(median / base, 3),
                 "ms_per_step_per_client": round(1000 * concurrency / median, 2),
+                "cpu_ms_per_step": round(statistics.median(cpu[(mode, concurrency)]), 2),
+                "client_cpu_ms_per_step": round(
+                    statistics.median(client_cpu[(mode, concurrency)]), 2
+                ),
+                "server_cpu_ms_per_step": round(
+                    statistics.median(server_cpu[(mode, concurrency)]), 2
+                ),
+                "cpu_vs_in_process": round(
+                    statistics.median(cpu[(mode, concurrency)])
+                    / statistics.median(cpu[("in-process", concurrency)]),
+                    2,
+                ),
                 "samples": [round(r, 1) for r in rates],
             }
         )
@@ -187,7 +226,8 @@ def main() -> None:
     except ImportError:
         return
     table = Table(title="env steps/s (crafter, 64 px, 1 action per decision; medians)")
-    for column in ("mode", "clients", "steps/s", "vs in-process", "ms/step/client"):
+    columns = ("mode", "clients", "steps/s", "vs in-proc", "CPU ms/step", "client+server")
+    for column in columns:
         table.add_column(column, justify="right" if column != "mode" else "left")
     for row in rows:
         table.add_row(
@@ -195,7 +235,8 @@ def main() -> None:
             str(row["concurrency"]),
             f"{row['steps_per_s']:.0f}",
             f"{row['vs_in_process']:.2f}x",
-            f"{row['ms_per_step_per_client']:.2f}",
+            f"{row['cpu_ms_per_step']:.2f} ({row['cpu_vs_in_process']:.1f}x)",
+            f"{row['client_cpu_ms_per_step']:.2f} + {row['server_cpu_ms_per_step']:.2f}",
         )
     Console(stderr=True).print(table)
 

@@ -113,3 +113,10 @@ def test_example_eval_remote_config_loads(monkeypatch: pytest.MonkeyPatch) -> No
     assert with_flags.config.env.settings()["balancing"] == "least-loaded"  # the rest is kept
     flags_only = load_eval_config(None, {"env_urls": ("http://h1:8000",), "policy": "random"})
     assert flags_only.config.env.name == "remote"  # --env-url alone implies --env remote
+
+
+def test_only_loopback_hosts_skip_the_no_key_warning() -> None:
+    from vlmforge_serve.command import _is_loopback
+
+    assert all(map(_is_loopback, ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"]))
+    assert not any(map(_is_loopback, ["0.0.0.0", "192.168.1.5", "::", "example.org"]))
