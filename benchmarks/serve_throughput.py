@@ -104,9 +104,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def drive(
-    env: Any, concurrency: int, steps: int, pids: list[int]
-) -> tuple[float, float, float]:
+def drive(env: Any, concurrency: int, steps: int, pids: list[int]) -> tuple[float, float, float]:
     """(steps per second, client CPU ms per step, servers' CPU ms per step) over
     ``concurrency`` threads, ``steps`` decisions each. CPU time does not depend on other load."""
     barrier = threading.Barrier(concurrency + 1)
