@@ -5,7 +5,8 @@ Three loops, interleaved ``--repeats`` times, medians reported:
 - raw: ``crafter.Env.step`` with random action indices (the game alone, frames rendered);
 - env: the ``crafter`` plugin's episode (text + ground truth + PNG frame) with random tool calls;
 - pipeline: ``EvalRunner`` with the ``random`` policy, the ``sqlite`` store (a fresh file) and
-  ``--frames-dir`` on: everything ``vlmforge eval`` does but the terminal output.
+  ``--frames-dir`` on: everything ``vlmforge eval`` does but the terminal output; and the same
+  without ``--frames-dir`` (frames stored in the database only).
 
 Target: pipeline >= 0.8x raw. Run: ``.venv/bin/python benchmarks/eval_throughput.py``.
 """
@@ -65,7 +66,7 @@ def env_loop(registry, seeds: list[int], cap: int) -> float:
     return total / (time.perf_counter() - t)
 
 
-def pipeline(registry, seeds: list[int], cap: int, workdir: Path) -> float:
+def pipeline(registry, seeds: list[int], cap: int, workdir: Path, frames_dir: bool = True) -> float:
     """Steps/s of the runner (one episode in flight, like the raw loop)."""
     from vlmforge.runner import EvalRunner, RunnerEvents, new_id
     from vlmforge.trace import Run
@@ -111,13 +112,14 @@ def main() -> None:
 
     registry = get_registry()
     env_loop(registry, [999], 20)  # warm-up: imports, numba JIT cache
-    raw, envs, pipes = [], [], []
+    raw, envs, pipes, dbonly = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):
             seeds = [r * 1000 + i for i in range(args.episodes)]
             raw.append(raw_loop(seeds, args.cap))
             envs.append(env_loop(registry, seeds, args.cap))
             pipes.append(pipeline(registry, seeds, args.cap, Path(tmp)))
+            dbonly.append(pipeline(registry, seeds, args.cap, Path(tmp), frames_dir=False))
     result = {
         "episodes_per_loop": args.episodes,
         "max_steps": args.cap,
@@ -125,9 +127,11 @@ def main() -> None:
         "raw_crafter_steps_per_s": median(raw),
         "env_plugin_steps_per_s": median(envs),
         "pipeline_steps_per_s": median(pipes),
+        "pipeline_no_frames_dir_steps_per_s": median(dbonly),
         "pipeline_vs_raw": median(pipes) / median(raw),
+        "pipeline_no_frames_dir_vs_raw": median(dbonly) / median(raw),
         "pipeline_vs_env_plugin": median(pipes) / median(envs),
-        "samples": {"raw": raw, "env": envs, "pipeline": pipes},
+        "samples": {"raw": raw, "env": envs, "pipeline": pipes, "pipeline_no_frames_dir": dbonly},
         "target_pipeline_vs_raw": 0.8,
     }
     report(
@@ -137,7 +141,12 @@ def main() -> None:
             ("raw crafter loop (steps/s)", f"{median(raw):.0f}"),
             ("crafter plugin env loop (steps/s)", f"{median(envs):.0f}"),
             ("eval pipeline, sqlite + frames (steps/s)", f"{median(pipes):.0f}"),
+            ("eval pipeline, sqlite, no --frames-dir", f"{median(dbonly):.0f}"),
             ("pipeline / raw (target >= 0.8)", f"{result['pipeline_vs_raw']:.2f}"),
+            (
+                "pipeline without --frames-dir / raw",
+                f"{result['pipeline_no_frames_dir_vs_raw']:.2f}",
+            ),
             ("pipeline / env plugin", f"{result['pipeline_vs_env_plugin']:.2f}"),
         ],
     )

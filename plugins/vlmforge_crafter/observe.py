@@ -36,6 +36,7 @@ _KIND_OF_TYPE: dict[type, str] = {
 VITALS: tuple[str, ...] = ("health", "food", "drink", "energy")
 _FACING_NAMES = {(0, -1): "up", (0, 1): "down", (-1, 0): "left", (1, 0): "right"}
 _NAME_WIDTH = max(len(n) for n in SEMANTIC_NAMES) + 1
+_PADDED: tuple[str, ...] = tuple(name.ljust(_NAME_WIDTH) for name in SEMANTIC_NAMES)
 
 
 def kind_of(obj: Any) -> str:
@@ -162,9 +163,8 @@ class Observer:
             f"Map ({self.cols} wide x {self.rows} high, up is north; you are the 'player' "
             f"at row {self.oy + 1}, column {self.ox + 1}):",
         ]
-        lines.extend(
-            "".join(name.ljust(_NAME_WIDTH) for name in row).rstrip() for row in gt["view"]
-        )
+        padded = _PADDED
+        lines.extend("".join([padded[i] for i in row]).rstrip() for row in gt["semantic_view"])
         creatures = gt["creatures"]
         lines.append(
             "Creatures in view: "

@@ -226,7 +226,11 @@ class PeeweeTraceStore:
         counters, in one transaction."""
         enc = codec.encode_step(step, self._redact, self.level)
         new_images = {i.sha256: i for i in images if i.sha256 not in self._known_images}
-        new_blobs = {k: v for k, v in enc.blobs.items() if k not in self._known_blobs}
+        new_blobs = {
+            k: codec.compress(v, self.level)
+            for k, v in enc.blobs.items()
+            if k not in self._known_blobs
+        }
         sql = self._sql
         with self._lock:
             with self._write_transaction():

@@ -19,6 +19,7 @@ from vlmforge_sqlite.peewee_store import PeeweeTraceStore
 # 16 KiB pages pack ~1-2 KB PNG frames and compressed steps with little slack (4 KiB pages
 # waste ~25% on rows of that size). Only applies when the file is created.
 PAGE_SIZE = 16384
+_LOCK_ATTEMPTS = 4
 
 
 class SqliteStoreConfig(StrictModel):
@@ -83,8 +84,15 @@ class SqliteStore(PeeweeTraceStore):
                 break
             except pw.OperationalError as exc:
                 attempts += 1
-                if ("locked" not in str(exc) and "busy" not in str(exc)) or attempts >= 5:
+                if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
+                if attempts >= _LOCK_ATTEMPTS:
+                    raise VlmforgeError(
+                        f"trace store '{self.path}' stayed locked by another writer for "
+                        f"{_LOCK_ATTEMPTS} x busy_timeout_s ({self.config.busy_timeout_s:g} s); "
+                        "is a process stuck holding it? Raise [store] busy_timeout_s to wait "
+                        "longer."
+                    ) from None
                 time.sleep(0.05 * 2**attempts)
         try:
             yield tx

@@ -46,7 +46,9 @@ def _check_against_game(episode, obs) -> None:
     assert gt["daylight"] == pytest.approx(float(world.daylight))
     assert set(gt["achievements"]) == {k for k, v in player.achievements.items() if v > 0}
     # the view and the semantic view against crafter's own semantic map (indexed [x, y])
-    semantic = env._sem_view()
+    kinds = [crafter.objects.Player, crafter.objects.Cow, crafter.objects.Zombie]
+    kinds += [crafter.objects.Skeleton, crafter.objects.Arrow, crafter.objects.Plant]
+    semantic = crafter.engine.SemanticView(world, kinds)()  # as crafter's Env builds it
     assert len(gt["view"]) == 7 and all(len(row) == 9 for row in gt["view"])
     assert gt["view"][3][4] == "player"
     for r in range(7):

@@ -48,10 +48,12 @@ def test_system_prompt_explains_game_tools_and_tech_tree():
 
 
 def test_prompt_follows_observation_mode():
-    assert "text description" not in make_env(observation="image_only").spec().system_prompt
-    assert "frame (image)" not in make_env(observation="text_only").spec().system_prompt
+    image_only = make_env(observation="image_only").spec().system_prompt
+    assert "text description" not in image_only and "The frame shows the 9x7 tiles" in image_only
+    text_only = make_env(observation="text_only").spec().system_prompt
+    assert "frame" not in text_only and "9x7 map of tile names" in text_only
     history = make_env(frame_history=2).spec().system_prompt
-    assert "last 2 frames" in history
+    assert "Up to 2 earlier frames come first (oldest first)" in history
 
 
 def test_config_dict_records_every_setting():

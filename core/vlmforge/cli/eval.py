@@ -205,10 +205,13 @@ class _Eval:
                 f"{len(plan.to_run)} to run"
                 + (f", {len(plan.busy)} being run by another process" if plan.busy else ""),
                 markup=False,
+                soft_wrap=True,
             )
         else:
             if self.resume:
-                self.err.print(f"no run named '{name}' yet: starting it.", markup=False)
+                self.err.print(
+                    f"no run named '{name}' yet: starting it.", markup=False, soft_wrap=True
+                )
             store.create_run(run)
         item.run = run
         runner = EvalRunner(
@@ -235,6 +238,7 @@ class _Eval:
                 f"interrupted: run '{name}' stopped with {len(result.not_started)} seeds not "
                 f"started; finish it with --resume --run-name {self.config.run_name or name}.",
                 markup=False,
+                soft_wrap=True,
             )
             return EXIT_INTERRUPTED
         return 0
@@ -252,6 +256,7 @@ class _Eval:
                 self.err.print(
                     "stopping: finishing the steps in flight (Ctrl-C again to abort now)",
                     markup=False,
+                    soft_wrap=True,
                 )
                 runner.request_stop("interrupted")
             else:

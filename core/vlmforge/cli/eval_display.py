@@ -54,7 +54,12 @@ class EvalProgress:
             console=err,
             disable=not err.is_terminal,
             transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
+        # Both on one terminal: print above the live bar (through its console) so the bar is not
+        # torn; otherwise episode lines go to stdout (a file or pipe) and the bar to stderr.
+        self.lines = err if (err.is_terminal and out.is_terminal) else out
         self.task = self.progress.add_task(label or "eval", total=total, steps=0, rate=0.0)
 
     def __enter__(self) -> EvalProgress:
@@ -74,7 +79,9 @@ class EvalProgress:
 
     def _finished(self, episode: Episode) -> None:
         self.progress.advance(self.task)
-        self.out.print(episode_line(episode, self.label), markup=False, highlight=False)
+        self.lines.print(
+            episode_line(episode, self.label), markup=False, highlight=False, soft_wrap=True
+        )
 
 
 def _fmt(value: Any, unit: str = "", digits: int = 2) -> str:

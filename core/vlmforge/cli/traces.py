@@ -185,7 +185,7 @@ def show_cmd(
         f"episode {episode.id} ({episode.status.value}, termination {episode.termination or '-'})",
         markup=False,
     )
-    console().print(episode_line(episode), markup=False)
+    console().print(episode_line(episode), markup=False, soft_wrap=True)
     table = Table()
     for col in ("step", "actions", "reward", "achievements", "invalid", "reply"):
         table.add_column(col)
