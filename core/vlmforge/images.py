@@ -47,7 +47,7 @@ def encode_png(array: Any, *, compress_level: int = 1) -> PngImage:
     8-bit arrays are written directly with zlib (filter type 0 on every row): about twice as fast
     as Pillow for small frames and smaller at the same level, because Pillow's per-call overhead
     dominates at 64x64. Other arrays go through Pillow. ``compress_level`` is the zlib level
-    (0-9; 1 is fast, see docs/concepts.md).
+    (0-9; 1 is fast; see benchmarks/README.md for sizes and timings).
     """
     import numpy as np
 

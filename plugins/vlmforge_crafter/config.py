@@ -59,10 +59,6 @@ class CrafterConfig(StrictModel):
     )
     fallback_action: str = Field("noop", description="Applied once when a decision is invalid.")
     png_compress_level: int = Field(1, ge=0, le=9, description="zlib level for the PNG frames.")
-    frames_dir: str | None = Field(
-        None,
-        description="If set, every frame is also written to FRAMES_DIR/seed_XXXX/step_NNN.png.",
-    )
 
     @field_validator("fallback_action")
     @classmethod

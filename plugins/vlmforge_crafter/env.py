@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import crafter
@@ -26,7 +25,11 @@ from vlmforge_crafter.prompt import system_prompt
 
 ACHIEVEMENTS: tuple[str, ...] = tuple(crafter.constants.achievements)
 _ACTION_INDEX = {name: i for i, name in enumerate(ACTION_NAMES)}
-assert tuple(crafter.constants.actions) == ACTION_NAMES, "crafter's action order changed"
+if tuple(crafter.constants.actions) != ACTION_NAMES:  # the tool schemas list them by name
+    raise ImportError(
+        "this crafter version orders its actions differently from vlmforge_crafter's "
+        f"{ACTION_NAMES}; install crafter 1.8.x"
+    )
 
 
 def _no_semantic_map() -> None:
@@ -48,7 +51,6 @@ class CrafterEpisode:
         self.unlocked: list[str] = []
         self._history: deque[PngImage] = deque(maxlen=config.frame_history)
         self._previous: PngImage | None = None
-        self._observations = 0  # observations built so far (0 = the reset observation)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def reset(self) -> Observation:
@@ -70,7 +72,6 @@ class CrafterEpisode:
         self.env_steps, self.done, self.unlocked = 0, False, []
         self._history.clear()
         self._previous = None
-        self._observations = 0
         return self._observe(frame, feedback=None)
 
     def close(self) -> None:
@@ -135,25 +136,14 @@ class CrafterEpisode:
         cfg = self.config
         gt = self.observer.ground_truth(self.env, self.unlocked, self.env_steps)
         images: list[PngImage] = []
-        current = None
-        if cfg.images or cfg.frames_dir:
+        if cfg.images:
             current = encode_png(frame, compress_level=cfg.png_compress_level)
-        if cfg.frames_dir and current is not None:
-            self._save_frame(current)
-        if cfg.images and current is not None:
             if self._previous is not None and cfg.frame_history:
                 self._history.append(self._previous)
             images = [*self._history, current]
             self._previous = current
         text = self.observer.text(gt) if cfg.text else None
-        self._observations += 1
         return Observation(text=text, images=images, ground_truth=gt, feedback=feedback)
-
-    def _save_frame(self, image: PngImage) -> None:
-        """Write the frame as FRAMES_DIR/seed_XXXX/step_NNN.png (NNN = decision index)."""
-        folder = Path(self.config.frames_dir or ".") / f"seed_{self.seed:04d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"step_{self._observations:03d}.png").write_bytes(image.png)
 
 
 class CrafterEnvironment:

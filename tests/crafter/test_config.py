@@ -32,7 +32,6 @@ CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("env_crafter*.toml
         ({"max_actions_per_call": 0}, "max_actions_per_call: Input should be greater than"),
         ({"fallback_action": "jump"}, "unknown action 'jump'; use one of: noop, move_left"),
         ({"png_compress_level": 10}, "png_compress_level: Input should be less than or equal"),
-        ({"frames_dir": 3}, "frames_dir: Input should be a valid string"),
     ],
 )
 def test_bad_settings_are_errors_naming_the_key(settings, message):
@@ -55,7 +54,6 @@ def test_defaults():
         "max_actions_per_call": 8,
         "fallback_action": "noop",
         "png_compress_level": 1,
-        "frames_dir": None,
     }
     assert cfg.local_view == (9, 7)
 

@@ -175,16 +175,6 @@ def test_frame_history_oldest_first():
     assert len(set(current)) == 5
 
 
-def test_frames_dir_writes_one_png_per_observation(tmp_path):
-    episode = make_env(frames_dir=str(tmp_path), observation="text_only").start(7)
-    episode.reset()
-    episode.step(many("move_left", "do"))
-    episode.step(many("noop"))
-    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.png"))
-    assert files == ["seed_0007/step_000.png", "seed_0007/step_001.png", "seed_0007/step_002.png"]
-    assert np.array_equal(decode((tmp_path / files[-1]).read_bytes()), episode.env.render())
-
-
 def test_area_and_view_are_honoured():
     episode = make_env(area=[32, 48], view=[11, 11], image_size=66).start(2)
     obs = episode.reset()

@@ -109,3 +109,27 @@ def test_same_seed_same_world_fresh_env_per_episode():
     episode.reset()
     episode.step(many("move_left", "do"))
     assert episode.reset().images[0].sha256 == a.images[0].sha256  # reset rebuilds the world
+
+
+def _trajectory(env, seed: int) -> list[tuple[str, float, list[str]]]:
+    rng = random.Random(seed)
+    episode = env.start(seed)
+    out_hashes = [(episode.reset().images[0].sha256, 0.0, [])]
+    for _ in range(40):
+        out = episode.step(many(*(rng.choice(ACTIONS[:6]) for _ in range(3))))
+        out_hashes.append((out.observation.images[0].sha256, out.reward, out.achievements))
+        if out.done:
+            break
+    return out_hashes
+
+
+def test_concurrent_episodes_in_threads_match_sequential():
+    """The eval runner steps episodes in worker threads: they must not interfere."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = make_env()
+    seeds = [0, 1, 2, 3]
+    sequential = [_trajectory(env, s) for s in seeds]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(lambda s: _trajectory(env, s), seeds))
+    assert threaded == sequential
