@@ -82,7 +82,7 @@ def test_port_in_use_is_a_clear_error(cli) -> None:  # type: ignore[no-untyped-d
     assert "Choose another --port" in flat(result.stderr)
 
 
-def test_example_eval_remote_config_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_example_eval_remote_config_loads() -> None:
     from vlmforge.components_build import build_component
     from vlmforge.eval_config import load_eval_config
 
@@ -90,7 +90,7 @@ def test_example_eval_remote_config_loads(monkeypatch: pytest.MonkeyPatch) -> No
     env = loaded.config.env
     assert env.name == "remote" and loaded.config.max_steps == 200
     where, toml, prefix = loaded.locate("env")
-    monkeypatch.setenv("VLMFORGE_SERVE_KEY", "k")  # building reads the key; no server is contacted
+    # building contacts no server
     remote = build_component(
         get_registry(),
         "environment",
@@ -104,7 +104,7 @@ def test_example_eval_remote_config_loads(monkeypatch: pytest.MonkeyPatch) -> No
     assert config.env_urls == ["http://127.0.0.1:8000"] and config.balancing == "least-loaded"
     assert (config.retries, config.backoff_s, config.max_backoff_s) == (3, 0.25, 4.0)
     assert (config.connect_timeout_s, config.timeout_s, config.down_cooldown_s) == (5, 60, 10)
-    assert config.env_config == {"image_size": 64} and config.api_key_env == "VLMFORGE_SERVE_KEY"
+    assert config.env_config == {"image_size": 64} and config.api_key_env is None
 
     with_flags = load_eval_config(
         str(CONFIGS / "eval_remote.toml"), {"env_urls": ("http://h1:8000", "http://h2:8000")}
