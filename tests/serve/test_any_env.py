@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.serve.conftest import Server
 from vlmforge.plugins import get_registry
 from vlmforge.trace import FunctionCall, ToolCall
+from vlmforge_serve.client import RemoteEnvError
 
 PLUGIN = '''
 """An in-house counting game: say a number; reward 1 when it is the next one."""
@@ -36,6 +38,8 @@ class CountingEpisode:
             return StepOutcome(
                 observation=Observation(text="say a number"), reward=0.0, actions=["noop"],
                 invalid=[InvalidAction(kind="malformed_arguments", detail="need n")])
+        if said < 0:
+            raise ValueError("negative numbers crash this game")
         reward = 1.0 if said == self.next else 0.0
         self.next += 1
         done = self.next >= 10
@@ -89,6 +93,11 @@ def test_serves_an_in_house_environment(serve, tmp_path: Path) -> None:  # type:
     assert outcomes[-1].observation.text == "next is 6" and outcomes[-1].actions == ["say_9"]
     bad = episode.step([])
     assert bad.invalid[0].kind == "malformed_arguments"
+    with pytest.raises(RemoteEnvError) as err:  # the environment itself raised: a 500
+        episode.step(say(-1))
+    assert "HTTP 500" in str(err.value)
+    assert "environment step failed: ValueError: negative numbers crash" in str(err.value)
     episode.close()
+    assert httpx.get(f"{server.url}/health").json()["active_episodes"] == 0  # still serving
     refused = httpx.post(f"{server.url}/episodes", json={"seed": 0, "config": {"x": 1}})
     assert refused.status_code == 422 and "takes no settings" in refused.json()["detail"]
