@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serve.conftest import Server
+from tests.serve.conftest import Server, wait_healthy
 from tests.serve.rollout import rollout
 from vlmforge.errors import ConfigError, VlmforgeError
 from vlmforge.plugins import get_registry
@@ -31,6 +31,17 @@ def two_servers(module_serve) -> list[Server]:  # type: ignore[no-untyped-def]
 
 def remote(urls: list[str], **settings: object):  # type: ignore[no-untyped-def]
     return get_registry().create("environment", "remote", {"env_urls": urls, **settings})
+
+
+def worker_pids(parent: int) -> list[int]:
+    """The worker processes of a `vlmforge serve --workers N` parent (Linux /proc)."""
+    pids = []
+    for task in Path(f"/proc/{parent}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            if b"resource_tracker" not in cmdline:
+                pids.append(int(child))
+    return sorted(pids)
 
 
 def dead_url() -> str:
@@ -181,6 +192,20 @@ def test_workers_each_own_a_port_and_die_with_the_parent(serve) -> None:  # type
     assert {e.server.url for e in episodes} == set(server.urls)  # one episode per worker
     for episode in episodes:
         episode.close()
+
+    workers = worker_pids(server.proc.pid)
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)  # a worker dies: the parent starts a new one on its port
+    deadline = time.monotonic() + 30
+    while True:
+        restarted = [p for p in worker_pids(server.proc.pid) if p not in workers]
+        if restarted:
+            break
+        assert time.monotonic() < deadline, "the dead worker was not restarted"
+        time.sleep(0.2)
+    for url in server.urls:  # both ports answer again
+        wait_healthy(url, time.monotonic() + 30)
+
     os.kill(server.proc.pid, signal.SIGKILL)  # only the parent: workers must notice and exit
     deadline = time.monotonic() + 15
     alive = list(server.urls)
