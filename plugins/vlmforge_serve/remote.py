@@ -79,6 +79,11 @@ class RemoteConfig(StrictModel):
             parts = urlsplit(url.strip())
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(f"{url!r} is not an http(s) URL like http://127.0.0.1:8000")
+            if parts.username or parts.password:  # it would be recorded with the run
+                raise ValueError(
+                    "credentials in a URL are not accepted (they would be stored with the run); "
+                    "put the key in an environment variable and name it in api_key_env"
+                )
             cleaned.append(url.strip().rstrip("/"))
         if len(set(cleaned)) != len(cleaned):
             raise ValueError("a URL is listed twice")

@@ -151,12 +151,14 @@ def test_bad_remote_settings() -> None:
         ({"env_urls": []}, "env_urls"),
         ({"env_urls": ["h1:8000"]}, r"not an http\(s\) URL"),
         ({"env_urls": ["http://a:1", "http://a:1/"]}, "listed twice"),
+        ({"env_urls": ["http://u:secret@a:1"]}, "credentials in a URL are not accepted"),
         ({"env_urls": ["http://a:1"], "balancing": "random"}, "balancing"),
         ({"env_urls": ["http://a:1"], "retries": -1}, "retries"),
         ({"env_urls": ["http://a:1"], "urls": []}, "unknown key 'urls'"),
     ]:
-        with pytest.raises(ConfigError, match=needle):
+        with pytest.raises(ConfigError, match=needle) as err:
             get_registry().create("environment", "remote", settings)
+        assert "secret" not in str(err.value)
 
 
 def test_killed_server_fails_the_episode_cleanly(serve) -> None:  # type: ignore[no-untyped-def]
