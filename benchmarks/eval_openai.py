@@ -64,6 +64,19 @@ def run_eval(base_url: str, args: argparse.Namespace, workdir: Path, tag: str) -
     return run | json.loads(child.read_text())
 
 
+BASELINE = (
+    "import resource, crafter, vlmforge_openai.policy, vlmforge_sqlite.store\n"
+    "env = crafter.Env(seed=0); env.reset()\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+)
+
+
+def baseline_rss_mb() -> float:
+    """Peak RSS of a process that only imports crafter (numba), openai, peewee and resets once."""
+    out = subprocess.run([sys.executable, "-c", BASELINE], capture_output=True, text=True)
+    return float(out.stdout.strip())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--latency", type=float, default=0.1)
@@ -106,6 +119,7 @@ def main() -> None:
         "target_ratio": 0.85,
         "policy_latency_p50_s": median([r["policy_latency_p50_s"] for r in runs]),
         "peak_rss_mb": max(rss),
+        "import_baseline_rss_mb": baseline_rss_mb(),
         "target_peak_rss_mb": 150,
         "torch_imported": any(r["torch_imported"] for r in runs),
         "transformers_imported": any(r["transformers_imported"] for r in runs),
@@ -125,6 +139,10 @@ def main() -> None:
             ("eval / bound (target >= 0.85)", f"{result['ratio_to_bound']:.2f}"),
             ("policy latency p50 (s)", f"{result['policy_latency_p50_s']:.3f}"),
             ("peak RSS of the eval (MB, target < 150)", f"{max(rss):.0f}"),
+            (
+                "RSS of the imports alone (crafter+numba, openai)",
+                f"{result['import_baseline_rss_mb']:.0f}",
+            ),
             ("torch imported", str(result["torch_imported"])),
         ],
     )

@@ -186,7 +186,7 @@ class EvalRunner:
         try:
             env_episode = await self._in_env(_env_call, self.env.start, seed)
             observation: Observation = await self._in_env(_env_call, env_episode.reset)
-            episode_policy = await self.policy.start_episode(self.spec, seed)
+            episode_policy = await self._start_policy(seed)
             index = 0
             while True:
                 images = observation.images
@@ -242,6 +242,14 @@ class EvalRunner:
         if write is not None:
             await write
         return self._record(episode, step, getattr(exc, "failed_images", []))
+
+    async def _start_policy(self, seed: int) -> Any:
+        try:
+            return await self.policy.start_episode(self.spec, seed)
+        except PolicyError:
+            raise
+        except Exception as exc:  # a policy bug: recorded as this episode's failure
+            raise PolicyError(f"{type(exc).__name__}: {exc}") from exc
 
     async def _decide(self, episode: Episode, policy: Any, observation: Observation) -> Decision:
         assert self._stop is not None

@@ -129,6 +129,11 @@ def test_traces_commands(finished, tmp_path: Path) -> None:
     shown = run_cli("traces", "show", "smoke:2", "--trace-db", str(db))
     assert shown.returncode == 0, shown.stderr
     assert "seed 2:" in shown.stdout and not BASE64_RUN.search(shown.stdout)
+    as_json = run_cli("traces", "show", data["episodes"][1]["id"], "--trace-db", str(db), "--json")
+    shown_steps = json.loads(as_json.stdout)["steps"]
+    assert len(shown_steps) == data["episodes"][1]["steps"]
+    assert len(shown_steps[0]["observation"]["images"][0]) == 64  # by sha256, never inlined
+    assert not BASE64_RUN.search(as_json.stdout)
     stats = run_cli("traces", "stats", "--trace-db", str(db), "--json")
     total = sum(e["env_steps"] for e in data["episodes"])
     assert json.loads(stats.stdout)["runs"][0]["steps"] == total
