@@ -22,16 +22,26 @@ callable used for every request. When the script runs out, ``default`` answers (
 ``latency_s`` is added before every reply (the benchmark's injected latency). ``GET /v1/models``
 lists ``models``. With ``api_key`` set, a request without ``Authorization: Bearer <api_key>``
 gets a 401.
+
+The server thread shares the GIL with the test's own code. For throughput measurements run it in
+its own process instead: :func:`serve_in_subprocess` (or ``python -m
+vlmforge.testing.openai_server --latency-ms 100``, which prints its base URL and answers every
+request with one tool call until interrupted).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import itertools
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -86,6 +96,7 @@ class Reply:
     delay_s: float = 0.0  # waited before answering (on top of the server's latency_s)
     disconnect: bool = False  # close the connection without answering
     echo_key_chars: int = 0  # a misbehaving server echoing the start of the key in its error
+    content_type: str = "application/json"
 
     # -- successful completions ----------------------------------------------------------
     @classmethod
@@ -217,6 +228,12 @@ class Reply:
     def malformed(cls, *, status: int = 200) -> Reply:
         """A body that claims to be JSON but is not (a truncated completion)."""
         return cls(status=status, body='{"id": "chatcmpl-1", "choices": [{"index": 0, "mess')
+
+    @classmethod
+    def html(cls, *, status: int = 502) -> Reply:
+        """An HTML page instead of JSON, as a proxy or gateway in front of a server sends."""
+        page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+        return cls(status=status, body=page, content_type="text/html")
 
     @classmethod
     def slow(cls, delay_s: float, reply: Reply | None = None) -> Reply:
@@ -415,7 +432,7 @@ class OpenAIServer:
 
     def _render(self, reply: Reply, request: RecordedRequest) -> bytes:
         body = reply.body
-        content_type = "application/json"
+        content_type = reply.content_type
         if isinstance(body, dict):
             body = self._fill(body, request, reply)
             payload = json.dumps(body).encode()
@@ -469,3 +486,64 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
             await reader.readline()
     length = int(headers.get("content-length", "0") or 0)
     return await reader.readexactly(length) if length else b""
+
+
+# -- a server in its own process (benchmarks) -----------------------------------------------
+@contextlib.contextmanager
+def serve_in_subprocess(
+    *,
+    latency_s: float = 0.0,
+    tool: str = "interact_many",
+    arguments: dict[str, Any] | None = None,
+    startup_timeout_s: float = 30.0,
+) -> Iterator[str]:
+    """Run a server in a child process answering every request with one tool call; yields its
+    base URL and stops the process on exit. Nothing is recorded (the process runs unbounded)."""
+    command = [
+        sys.executable,
+        "-m",
+        "vlmforge.testing.openai_server",
+        "--latency-ms",
+        str(latency_s * 1000),
+        "--tool",
+        tool,
+        "--arguments",
+        json.dumps(arguments if arguments is not None else {"actions": ["noop"]}),
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.startswith("http://"):
+            raise RuntimeError(f"OpenAIServer subprocess did not start (said {line!r})")
+        yield line
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(startup_timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m vlmforge.testing.openai_server``: serve one canned tool call until stopped."""
+    parser = argparse.ArgumentParser(description="Loopback OpenAI-protocol test server.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--tool", default="interact_many")
+    parser.add_argument("--arguments", default='{"actions": ["noop"]}', help="JSON object")
+    args = parser.parse_args(argv)
+    reply = Reply.tool_call(args.tool, json.loads(args.arguments))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with OpenAIServer(
+        default=reply, latency_s=args.latency_ms / 1000, record=False, port=args.port
+    ) as srv:
+        print(srv.base_url, flush=True)
+        stop.wait()
+
+
+if __name__ == "__main__":
+    main()
