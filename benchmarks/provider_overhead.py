@@ -90,14 +90,17 @@ async def measure(policy: OpenAIPolicy, concurrency: int, duration: float) -> di
             done += 1
         return done
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     counts = await asyncio.gather(*(worker(s) for s in range(concurrency)))
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     calls = sum(counts)
     return {
         "calls": calls,
         "wall_s": wall,
         "calls_per_s": calls / wall,
+        "cpu_ms_per_call": 1000 * cpu / max(1, calls),
+        "cpu_share": cpu / wall,
         "latency_p50_ms": 1000 * statistics.median(latencies),
         "latency_p95_ms": 1000 * float(np.percentile(latencies, 95)),
     }
@@ -138,6 +141,10 @@ async def run_config(
         "latency_p50_ms": round(statistics.median(r["latency_p50_ms"] for r in runs), 2),
         "latency_p95_ms": round(statistics.median(r["latency_p95_ms"] for r in runs), 2),
         "calls": sum(int(r["calls"]) for r in runs),
+        # CPU time of this (client) process per call, and the fraction of one core it got:
+        # on a shared machine a low share, not the code, caps calls/s.
+        "client_cpu_ms_per_call": round(statistics.median(r["cpu_ms_per_call"] for r in runs), 3),
+        "client_cpu_share": round(statistics.median(r["cpu_share"] for r in runs), 2),
     }
     if latency_s > 0:
         ideal = concurrency / latency_s
@@ -148,7 +155,17 @@ async def run_config(
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    headers = ["latency", "conc", "calls/s", "ideal", "efficiency", "p50 ms", "p95 ms"]
+    headers = [
+        "latency",
+        "conc",
+        "calls/s",
+        "ideal",
+        "efficiency",
+        "p50 ms",
+        "p95 ms",
+        "cpu ms/call",
+        "cpu share",
+    ]
     rows = [
         [
             f"{r['latency_ms']} ms",
@@ -158,6 +175,8 @@ def print_table(results: list[dict[str, Any]]) -> None:
             f"{r['efficiency']:.1%}" if "efficiency" in r else "-",
             f"{r['latency_p50_ms']:.1f}",
             f"{r['latency_p95_ms']:.1f}",
+            f"{r['client_cpu_ms_per_call']:.2f}",
+            f"{r['client_cpu_share']:.2f}",
         ]
         for r in results
     ]
@@ -205,6 +224,7 @@ def main() -> int:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         },
         "server": args.server,
         "duration_s": args.duration,
