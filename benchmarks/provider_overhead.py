@@ -30,9 +30,12 @@ import numpy as np
 
 from vlmforge.components import EnvSpec, Observation
 from vlmforge.images import encode_png
+from vlmforge.prompting import PromptHistory, to_openai
 from vlmforge.testing.openai_server import OpenAIServer, Reply, serve_in_subprocess
+from vlmforge.trace import Attempt
 from vlmforge_openai.config import OpenAIPolicyConfig
-from vlmforge_openai.policy import OpenAIPolicy
+from vlmforge_openai.policy import OpenAIPolicy, request_body
+from vlmforge_openai.reply import parse_completion
 
 TARGET_EFFICIENCY = 0.85
 KEY_ENV = "VLMFORGE_BENCH_KEY"
@@ -154,6 +157,53 @@ async def run_config(
     return result
 
 
+def own_cpu_ms_per_call(n: int = 2000) -> float:
+    """CPU ms per call of the policy's own work, without HTTP: history, prompt, wire format,
+    request body JSON, reply parsing, Decision and LMCall records."""
+    policy = OpenAIPolicy(
+        OpenAIPolicyConfig(api_key_env=KEY_ENV, base_url="http://127.0.0.1:9/v1", max_retries=0)
+    )
+    spec, observations, history = make_spec(), make_observations(), PromptHistory()
+    reply_json = json.dumps(
+        {
+            "object": "chat.completion",
+            "model": "gpt-4o-mini",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "tool_calls",
+                    "message": {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {
+                                "id": "call_0",
+                                "type": "function",
+                                "function": {
+                                    "name": "interact_many",
+                                    "arguments": '{"actions": ["move_left", "do"]}',
+                                },
+                            }
+                        ],
+                    },
+                }
+            ],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
+        }
+    )
+    started = time.process_time()
+    for i in range(n):
+        obs = observations[i % len(observations)]
+        prompt = history.build(spec, obs)
+        params = policy.request_params(spec)
+        json.dumps(request_body(to_openai(prompt, history.images(obs)), spec.tools, params))
+        received = parse_completion(json.loads(reply_json))
+        attempt = Attempt(attempt=1, status=200, latency_s=0.1)
+        decision = policy._decision(received, prompt, params, [attempt], 0.1, i)
+        history.record(prompt[-1], decision.reply, decision.tool_calls, obs.images)
+    return 1000 * (time.process_time() - started) / n
+
+
 def print_table(results: list[dict[str, Any]]) -> None:
     headers = [
         "latency",
@@ -230,6 +280,7 @@ def main() -> int:
         "duration_s": args.duration,
         "repeats": args.repeats,
         "results": results,
+        "policy_own_cpu_ms_per_call": round(own_cpu_ms_per_call(), 3),
     }
     if target is not None:
         summary["target"] = {
