@@ -271,7 +271,12 @@ class OpenAIPolicy:
         self, failed: CallFailedError, prompt: list[Message], params: dict[str, Any], latency: float
     ) -> PolicyError:
         failure = failed.failure
-        if failure.fatal:
+        if failure.kind == "quota":
+            message = (
+                f"{self.provider} says the account has no quota left: {failed.reason}. Add credit "
+                f"or use another key. Stopping the run."
+            )
+        elif failure.fatal:
             where = f"${self.config.api_key_env}" if self.config.api_key_env else "no key"
             message = (
                 f"{self.provider} refused the credentials ({where}): {failed.reason}. Check the "

@@ -332,3 +332,16 @@ def test_html_pages_from_a_proxy_are_retried(openai_server, policy_config) -> No
     assert [a.status for a in lm.attempts] == [502, 200, 200]
     assert "502 Bad Gateway" in lm.attempts[0].error
     assert "not a JSON object" in lm.attempts[1].error
+
+
+def test_exhausted_quota_stops_the_run_without_retrying(openai_server, policy_config) -> None:
+    quota = Reply.error(
+        429,
+        "You exceeded your current quota.",
+        type="insufficient_quota",
+        code="insufficient_quota",
+    )
+    srv = openai_server([quota, Reply.text("never")])
+    err = failure(make_policy(policy_config(srv)))
+    assert isinstance(err, FatalPolicyError) and "no quota left" in str(err)
+    assert len(srv.chat_requests) == 1
