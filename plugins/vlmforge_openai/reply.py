@@ -35,6 +35,10 @@ def parse_completion(data: Any) -> CompletionReply:
     if not isinstance(data, dict):
         raise MalformedResponseError(f"the reply is not a JSON object ({type(data).__name__})")
     choices = data.get("choices")
+    error = data.get("error")
+    if not choices and error:  # some gateways answer 200 with an error body
+        detail = error.get("message", error) if isinstance(error, dict) else error
+        raise MalformedResponseError(f"the reply is an error, not a completion: {detail}")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise MalformedResponseError("the reply has no choices")
     choice = choices[0]

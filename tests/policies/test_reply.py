@@ -54,7 +54,8 @@ def test_server_variations_are_tolerated_without_changing_meaning() -> None:
     [
         ("<html>", "not a JSON object"),
         ({"choices": []}, "no choices"),
-        ({"error": {"message": "x"}}, "no choices"),
+        ({"error": {"message": "upstream overloaded"}}, "an error, not a completion: upstream"),
+        ({"error": "boom"}, "an error, not a completion: boom"),
         ({"choices": [{"index": 0}]}, "no message"),
         (body({"tool_calls": "f()"}), "not a list"),
         (body({"tool_calls": [{"id": "x"}]}), "has no function"),
