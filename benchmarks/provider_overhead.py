@@ -261,6 +261,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     os.environ.setdefault(KEY_ENV, "sk-bench-not-a-real-key")
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
 
     results = [
         asyncio.run(run_config(latency / 1000, c, args.duration, args.repeats, args.server))
@@ -274,7 +275,8 @@ def main() -> int:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+            "load_average_at_start": load_at_start,
+            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         "server": args.server,
         "duration_s": args.duration,
