@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import click
+from rich.markup import escape
 
 from vlmforge.cli.options import plugins_dir_option
 
@@ -95,5 +96,5 @@ def command(
     out.print(stats.table())
     for split, summary in stats.exports.items():
         for warning in summary.get("warnings", []):
-            out.print(f"[yellow]warning ({split}):[/] {warning}", markup=True)
+            out.print(f"[yellow]warning ({split}):[/] {escape(str(warning))}", markup=True)
     out.print(f"wrote {cfg.output_dir}/ ({cfg.exporter}); stats in {cfg.output_dir / STATS_FILE}")
