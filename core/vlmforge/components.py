@@ -134,7 +134,15 @@ class Policy(Protocol):
 
 
 class PolicyError(Exception):
-    """The policy cannot continue this episode (the episode is recorded as failed)."""
+    """The policy cannot continue this episode (the episode is recorded as failed).
+
+    ``decision``, when given, is what the policy had when it failed (the prompt it sent and an
+    ``lm_call`` with every attempt and the error) so the runner can record the failed step.
+    """
+
+    def __init__(self, message: str, *, decision: Decision | None = None):
+        super().__init__(message)
+        self.decision = decision
 
 
 class FatalPolicyError(PolicyError):
@@ -142,23 +150,86 @@ class FatalPolicyError(PolicyError):
 
 
 # -- trace stores --------------------------------------------------------------------------
+@dataclass
+class EpisodeQuery:
+    """Which episodes to read from a trace store. Every field set narrows the selection (AND).
+
+    Stores answer it with indexed queries and stream the result in a stable order
+    (run, seed, episode id), so filters can walk millions of steps in bounded memory.
+    """
+
+    run_ids: Sequence[str] | None = None
+    episode_ids: Sequence[str] | None = None
+    statuses: Sequence[str] | None = None  # EpisodeStatus values, e.g. ("done",)
+    seeds: Sequence[int] | None = None
+    min_unique_achievements: int | None = None
+    achievements: Sequence[str] = ()  # every one of these was unlocked
+    min_steps: int | None = None  # decision steps
+    min_total_reward: float | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    """A step's scalar columns, read without decoding the step (cheap, for stats and filters)."""
+
+    episode_id: str
+    index: int
+    reward: float
+    invalid: bool
+    done: bool
+    n_actions: int
+    n_tool_calls: int
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    policy_latency_s: float
+    env_latency_s: float
+
+
 class TraceStore(Protocol):
     """Durable storage for runs, episodes, steps and images (``--store NAME``).
 
     Writes are committed when the method returns: a killed process loses at most the steps in
-    flight. Several processes may write one store at once.
+    flight. Several processes may write one store at once. Stores never keep secrets: they redact
+    settings and text with :mod:`vlmforge.redaction` before writing.
     """
 
     config_model: ClassVar[type]
 
+    # writing (the eval runner)
     def create_run(self, run: Run) -> None: ...
-    def get_run(self, run_id_or_name: str) -> Run | None: ...
-    def start_episode(self, episode: Episode) -> None: ...
-    def record_step(self, step: Step, images: Iterable[PngImage]) -> None: ...
+    def update_run(self, run: Run) -> None:
+        """Rewrite a run's row (``--resume`` adds seeds, tags)."""
+
+    def start_episode(self, episode: Episode) -> None:
+        """Insert the episode (status ``running``), owned by this process until finished."""
+
+    def record_step(
+        self, step: Step, images: Iterable[PngImage], episode: Episode | None = None
+    ) -> None:
+        """Store a step, its images (once each) and, in the same transaction, the episode's
+        counters as they stand after this step (``episode``), so a crash never leaves them out
+        of step with the stored steps."""
+
     def finish_episode(self, episode: Episode) -> None: ...
+    def delete_episode(self, episode_id: str) -> None:
+        """Remove an episode with its steps (``--resume`` restarting an interrupted seed)."""
+
+    def recover_interrupted(self) -> int:
+        """Mark ``running`` episodes whose writing process is gone as ``interrupted``."""
+
+    # reading (traces, filters, exporters)
+    def get_run(self, run_id_or_name: str) -> Run | None: ...
+    def get_episode(self, episode_id: str) -> Episode | None: ...
     def runs(self) -> Iterator[Run]: ...
-    def episodes(self, run_ids: Sequence[str] | None = None) -> Iterator[Episode]: ...
+    def episodes(
+        self, run_ids: Sequence[str] | None = None, *, query: EpisodeQuery | None = None
+    ) -> Iterator[Episode]: ...
     def steps(self, episode_id: str) -> Iterator[Step]: ...
+    def traces(self, query: EpisodeQuery | None = None) -> Iterator[EpisodeTrace]:
+        """Episodes with their runs and steps, streamed in batches (filters read this)."""
+
+    def step_metrics(self, query: EpisodeQuery | None = None) -> Iterator[StepMetrics]: ...
     def image(self, sha256: str) -> bytes: ...
     def close(self) -> None: ...
 
@@ -176,7 +247,10 @@ class EpisodeTrace:
 class Filter(Protocol):
     """A trace filter (``--filter NAME``).
 
-    ``apply`` returns the episode unchanged (keep), with fewer steps (trim), or ``None`` (drop).
+    ``apply`` returns the episode unchanged (keep), with fewer steps (trim), or ``None`` (drop);
+    an episode left with no steps is dropped. A filter that looks only at ``item.run`` and
+    ``item.episode`` may set the class attribute ``needs_steps = False``: ``vlmforge filter`` then
+    applies it before reading the episode's steps (``item.steps`` is empty at that point).
     """
 
     config_model: ClassVar[type]
@@ -203,7 +277,13 @@ class FunctionFilter:
 
 # -- exporters -----------------------------------------------------------------------------
 class Exporter(Protocol):
-    """Writes SFT examples for one split (``--exporter NAME``)."""
+    """Writes SFT examples for one split (``--exporter NAME``).
+
+    ``vlmforge filter`` builds one exporter per split, calls ``open(staging_dir, "train"|"val")``,
+    ``write`` once per :class:`vlmforge.dataset.rows.Example` (messages with images by sha256,
+    ``example.image(sha)`` returns the PNG bytes), then ``close()``, whose summary goes into
+    filter_stats.json. Files written under the directory are moved into the output directory.
+    """
 
     config_model: ClassVar[type]
 

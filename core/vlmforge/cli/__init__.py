@@ -21,9 +21,11 @@ class VlmforgeGroup(click.Group):
         try:
             return super().invoke(ctx)
         except VlmforgeError as exc:
+            from rich.markup import escape
+
             from vlmforge.cli.output import error_console
 
-            error_console().print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            error_console().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             sys.exit(exc.exit_code)
 
 
@@ -44,6 +46,7 @@ def cli(env_file: str | None) -> None:
     filter   select good episodes/steps and export SFT datasets
     train    LoRA SFT on a VLM; the adapter goes straight back into eval
     serve    serve environments over HTTP
+    pipeline eval -> filter -> train -> eval the trained model, from one file
     plugins  list plugins and the components they register
     """
     if env_file:
@@ -65,7 +68,7 @@ def _add_commands() -> None:
 
 
 # Core command modules (each defines ``command``); issues add theirs here.
-_CORE_COMMAND_MODULES: list[str] = []
+_CORE_COMMAND_MODULES: list[str] = ["eval", "traces", "filter", "pipeline"]
 
 
 def main() -> None:

@@ -20,13 +20,14 @@ def plugins(as_json: bool, plugins_dirs: tuple[str, ...]) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from vlmforge.cli.output import console
 
     table = Table(title="vlmforge plugins")
     for column in ("plugin", "distribution", "hooks", "components"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
         dist = f"{row['distribution'] or '-'} {row['version'] or ''}".strip()
         hooks = "\n".join(row["hooks"]) or "-"
@@ -34,9 +35,10 @@ def plugins(as_json: bool, plugins_dirs: tuple[str, ...]) -> None:
         for c in row["components"]:
             line = f"{c['kind']}: {c['name']}"
             if not c["available"]:
-                line += f" [yellow](unavailable: {c['install_hint'] or ', '.join(c['missing'])})[/]"
+                hint = c["install_hint"] or ", ".join(c["missing"])
+                line += f" [yellow](unavailable: {escape(hint)})[/]"
             comps.append(line)
         if row["error"]:
-            comps.append(f"[red]error: {row['error']}[/]")
+            comps.append(f"[red]error: {escape(row['error'])}[/]")
         table.add_row(row["name"], dist, hooks, "\n".join(comps) or "-")
     console().print(table)
