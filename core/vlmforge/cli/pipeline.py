@@ -35,7 +35,7 @@ def command(config: str | None, workdir: str | None, overwrite: bool, dry_run: b
             run_stage(stage)
     table = Table(title=f"vlmforge pipeline: {root}")
     for column in ("stage", "seconds", "config", "wrote"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for stage in steps.stages:
         wrote = "\n".join(f"{k}: {v}" for k, v in stage.outputs.items())
         table.add_row(
