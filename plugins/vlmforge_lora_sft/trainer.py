@@ -69,7 +69,6 @@ def training_args(config: SFTSettings, out_dir: Path, device: str, precision: st
     """The TRL ``SFTConfig`` for ``config`` (every training key maps here)."""
     from trl import SFTConfig
 
-    has_eval = config.eval_dataset is not None
     warmup: float = config.warmup_ratio if config.warmup_ratio else config.warmup_steps
     return SFTConfig(
         output_dir=str(out_dir / "checkpoints"),
@@ -98,7 +97,7 @@ def training_args(config: SFTSettings, out_dir: Path, device: str, precision: st
         report_to=[],
         disable_tqdm=True,
         dataloader_pin_memory=device == "cuda",
-        max_length=None,  # truncating image tokens breaks Qwen-VL ("features and tokens do not match")
+        max_length=None,  # truncating image tokens breaks Qwen-VL (features/tokens mismatch)
         completion_only_loss=True,  # loss on the assistant's action only
         remove_unused_columns=False,
         dataset_kwargs={"skip_prepare_dataset": True},
