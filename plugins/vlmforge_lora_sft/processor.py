@@ -51,24 +51,32 @@ def model_type_of(path: str | Path) -> str | None:
         raise ConfigError(f"{config}: cannot read the model config: {exc}") from None
 
 
+def model_type_for(path: str | Path) -> str:
+    """The ``model_type`` of a local folder or a model id available offline."""
+    from transformers import AutoConfig
+
+    found = model_type_of(path)
+    if found is not None:
+        return found
+    try:
+        return str(AutoConfig.from_pretrained(str(path)).model_type)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot load a model config from '{path}': {exc}. Give a local model folder "
+            "(see `vlmforge models tiny`) or a model id available offline."
+        ) from None
+
+
 def load_processor(path: str | Path, *, model_type: str | None = None) -> Any:
     """The processor saved in ``path`` (a local folder or a model id), without torchvision.
 
     Qwen2-VL, Qwen2.5-VL and Qwen3-VL load through :func:`image_only_processor_class`; any other
     family through ``AutoProcessor``, which must return a real processor (not only a tokenizer).
     """
-    from transformers import AutoConfig, AutoProcessor
+    from transformers import AutoProcessor
     from transformers.processing_utils import ProcessorMixin
 
-    model_type = model_type or model_type_of(path)
-    if model_type is None:
-        try:
-            model_type = AutoConfig.from_pretrained(str(path)).model_type
-        except (OSError, ValueError) as exc:
-            raise ConfigError(
-                f"cannot load a model config from '{path}': {exc}. Give a local model folder "
-                "(see `vlmforge models tiny`) or a model id available offline."
-            ) from None
+    model_type = model_type or model_type_for(path)
     if model_type in PROCESSOR_FOR_MODEL_TYPE:
         return image_only_processor_class(model_type).from_pretrained(str(path))
     processor = AutoProcessor.from_pretrained(str(path))
