@@ -12,6 +12,9 @@ import pytest
 
 from vlmforge import plugins
 
+# The loopback OpenAI-protocol server fixture (`openai_server`), as plugin authors enable it.
+pytest_plugins = ["vlmforge.testing.pytest_plugin"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 VLMFORGE = [sys.executable, "-m", "vlmforge"]
 

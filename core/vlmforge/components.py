@@ -134,7 +134,15 @@ class Policy(Protocol):
 
 
 class PolicyError(Exception):
-    """The policy cannot continue this episode (the episode is recorded as failed)."""
+    """The policy cannot continue this episode (the episode is recorded as failed).
+
+    ``decision``, when given, is what the policy had when it failed (the prompt it sent and an
+    ``lm_call`` with every attempt and the error) so the runner can record the failed step.
+    """
+
+    def __init__(self, message: str, *, decision: Decision | None = None):
+        super().__init__(message)
+        self.decision = decision
 
 
 class FatalPolicyError(PolicyError):

@@ -142,7 +142,9 @@ class PromptHistory:
 
     def __init__(self, mode: HistoryMode = "tool_calls", k: int = 3):
         if mode not in HISTORY_MODES:
-            raise ValueError(f"history mode must be one of {', '.join(HISTORY_MODES)}, got {mode!r}")
+            raise ValueError(
+                f"history mode must be one of {', '.join(HISTORY_MODES)}, got {mode!r}"
+            )
         if k < 0:
             raise ValueError(f"history length k must be >= 0, got {k}")
         self.mode, self.k = mode, k
@@ -172,7 +174,7 @@ class PromptHistory:
         del self._turns[: -self.k]
 
     def preface(self) -> str | None:
-        """``"tool_calls"`` mode: the recent actions as text (``None`` in other modes or if empty)."""
+        """``"tool_calls"`` mode: the recent actions as text (else, or if empty, ``None``)."""
         if self.mode != "tool_calls" or not self._turns:
             return None
         lines = ["Recent actions (oldest first):"]

@@ -43,10 +43,8 @@ def parse_tool_calls_from_text(text: str | None, *, id_prefix: str = "text_call"
     """
     if not text:
         return []
-    if "<tool_call>" in text:
-        chunks = [m.group(1) for m in _BLOCK.finditer(text)]
-    else:
-        chunks = [text]
+    blocks = "<tool_call>" in text
+    chunks = [m.group(1) for m in _BLOCK.finditer(text)] if blocks else [text]
     found: list[tuple[str, str]] = []
     for chunk in chunks:
         found.extend(_calls_in(chunk))

@@ -1,0 +1,386 @@
+"""The ``openai`` policy: any OpenAI-compatible chat-completions server, via the official client.
+
+One :class:`OpenAIPolicy` per run holds the settings and one ``AsyncOpenAI`` client per event
+loop (shared by all concurrent episodes); :class:`OpenAIEpisodePolicy` holds one episode's
+history. Each ``act`` sends ``[system, *history, user(observation)]`` with the environment's
+tools and returns a :class:`~vlmforge.components.Decision` whose ``prompt`` is exactly what was
+sent (images by sha256), ``reply`` the assistant message verbatim, and ``lm_call`` the usage,
+latency, finish reason and every HTTP attempt. Provider failures raise
+:class:`~vlmforge.components.PolicyError` (episode fails) or
+:class:`~vlmforge.components.FatalPolicyError` (bad key: the run stops), carrying the failed
+step's decision. The API key is read from the environment once and is never recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import random
+import time
+import weakref
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import openai
+from openai.types.chat import ChatCompletion
+
+from vlmforge.components import (
+    Decision,
+    EnvSpec,
+    FatalPolicyError,
+    Observation,
+    PolicyError,
+)
+from vlmforge.errors import ConfigError
+from vlmforge.prompting import PromptHistory, to_openai
+from vlmforge.toolcalls import parse_tool_calls_from_text
+from vlmforge.trace import FunctionCall, LMCall, Message, ToolCall, Usage
+from vlmforge_openai.config import OpenAIPolicyConfig
+from vlmforge_openai.models import ModelQuirks, quirks_for, resolve_vision
+from vlmforge_openai.retry import (
+    CallFailedError,
+    MalformedResponseError,
+    RetrySettings,
+    call_with_retries,
+)
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+NO_KEY_PLACEHOLDER = "EMPTY"  # sent when api_key_env = "" (vLLM/Ollama/llama.cpp without auth)
+TOOL_CHOICE_KEYWORDS = ("auto", "required", "none")
+
+
+def read_api_key(variable: str, policy: str) -> str | None:
+    """The key in ``$variable`` (``None`` if ``variable`` is ""); errors name only the variable."""
+    if not variable:
+        return None
+    value = os.environ.get(variable)
+    if value is None or not value.strip():
+        state = "is not set" if value is None else "is empty"
+        raise ConfigError(
+            f"policy '{policy}': the API key variable {variable} {state}. Export it, load it "
+            f"with --env-file, or set policy.api_key_env to the variable that holds your key "
+            f'(api_key_env = "" for a server without authentication).'
+        )
+    return value.strip()
+
+
+def provider_label(base_url: str) -> str:
+    """``openai`` for api.openai.com, otherwise the server's host[:port]."""
+    host = urlsplit(base_url).netloc or base_url
+    return "openai" if host == "api.openai.com" else host
+
+
+class OpenAIPolicy:
+    """``--policy openai``: a model behind any OpenAI-compatible ``base_url``."""
+
+    config_model: ClassVar[type[OpenAIPolicyConfig]] = OpenAIPolicyConfig
+    name: ClassVar[str] = "openai"
+
+    def __init__(self, config: OpenAIPolicyConfig):
+        self.config = config
+        self._api_key = read_api_key(config.api_key_env, self.name)
+        self.base_url = (config.base_url or self.default_base_url()).rstrip("/")
+        self.provider = config.provider or self.default_provider()
+        self.quirks: ModelQuirks = quirks_for(config.model, config.quirks.model_dump())
+        self.use_vision, self.vision_source = resolve_vision(config.model, config.use_vision)
+        self.max_tokens = config.max_tokens or self.quirks.default_max_tokens
+        self.system_prompt = self._load_system_prompt()
+        self.retry = RetrySettings(
+            max_retries=config.max_retries,
+            backoff_s=config.retry_backoff_s,
+            backoff_max_s=config.retry_backoff_max_s,
+            retry_after_max_s=config.retry_after_max_s,
+            timeout_s=config.timeout,
+        )
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI]
+        self._clients = weakref.WeakKeyDictionary()
+
+    # -- presets override these -----------------------------------------------------------
+    def default_base_url(self) -> str:
+        return OPENAI_BASE_URL
+
+    def default_provider(self) -> str:
+        return provider_label(self.base_url)
+
+    # -- Policy protocol ------------------------------------------------------------------
+    async def start_episode(self, env: EnvSpec, seed: int) -> OpenAIEpisodePolicy:
+        self._check_tool_choice(env)
+        return OpenAIEpisodePolicy(self, env, seed)
+
+    def describe(self) -> dict[str, Any]:
+        """The settings as configured plus what they resolved to. Never the key itself."""
+        settings = self.config.model_dump(mode="json")
+        settings["resolved"] = {
+            "base_url": self.base_url,
+            "provider": self.provider,
+            "use_vision": self.use_vision,
+            "use_vision_source": self.vision_source,
+            "max_tokens": self.max_tokens,
+            "quirks": dataclasses.asdict(self.quirks),
+            "system_prompt": self.system_prompt,
+        }
+        return settings
+
+    def model_name(self) -> str | None:
+        return self.config.model
+
+    async def aclose(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        client = self._clients.pop(loop, None) if loop is not None else None
+        self._clients.clear()  # clients of finished loops die with their loop
+        if client is not None:
+            await client.close()
+
+    # -- requests -------------------------------------------------------------------------
+    def client(self) -> openai.AsyncOpenAI:
+        """The client for the running event loop (created on first use, retries off)."""
+        loop = asyncio.get_running_loop()
+        found = self._clients.get(loop)
+        if found is None:
+            found = openai.AsyncOpenAI(
+                api_key=self._api_key or NO_KEY_PLACEHOLDER,
+                base_url=self.base_url,
+                timeout=self.config.timeout,
+                max_retries=0,
+            )
+            self._clients[loop] = found
+        return found
+
+    def request_params(self, env: EnvSpec) -> dict[str, Any]:
+        """Every request field except messages and tools, exactly as sent (recorded per call)."""
+        cfg = self.config
+        params: dict[str, Any] = {"model": cfg.model, self.quirks.max_tokens_param: self.max_tokens}
+        if cfg.temperature is not None:
+            params["temperature"] = cfg.temperature
+        if cfg.top_p is not None:
+            params["top_p"] = cfg.top_p
+        if cfg.seed is not None:
+            params["seed"] = cfg.seed
+        if cfg.reasoning_effort is not None:
+            params["reasoning_effort"] = cfg.reasoning_effort
+        if env.tools:
+            params["tool_choice"] = self._tool_choice_value()
+            if cfg.parallel_tool_calls is not None and self.quirks.parallel_tool_calls:
+                params["parallel_tool_calls"] = cfg.parallel_tool_calls
+        if cfg.extra_body:
+            params["extra_body"] = dict(cfg.extra_body)
+        return params
+
+    async def complete(
+        self,
+        prompt: list[Message],
+        wire: list[dict[str, Any]],
+        env: EnvSpec,
+        *,
+        step: int,
+        rng: random.Random,
+    ) -> Decision:
+        """Send one request (with retries) and turn the reply into a Decision."""
+        params = self.request_params(env)
+        client = self.client()
+        tools = {"tools": env.tools} if env.tools else {}
+
+        async def send() -> ChatCompletion:
+            raw = await client.chat.completions.with_raw_response.create(
+                messages=wire,  # type: ignore[arg-type]
+                **tools,
+                **params,
+            )
+            parsed = raw.parse()
+            if not isinstance(parsed, ChatCompletion):
+                kind = raw.headers.get("content-type", "?")
+                raise MalformedResponseError(f"the reply is not a chat completion ({kind})")
+            if not parsed.choices:
+                raise MalformedResponseError("the reply has no choices")
+            return parsed
+
+        started = time.perf_counter()
+        try:
+            completion, attempts = await call_with_retries(
+                send, self.retry, secret=self._api_key, rng=rng
+            )
+        except CallFailedError as failed:
+            raise self._failure(failed, prompt, params, time.perf_counter() - started) from None
+        latency = time.perf_counter() - started
+        return self._decision(completion, prompt, params, attempts, latency, step)
+
+    # -- internals ------------------------------------------------------------------------
+    def _decision(
+        self,
+        completion: ChatCompletion,
+        prompt: list[Message],
+        params: dict[str, Any],
+        attempts: list[Any],
+        latency: float,
+        step: int,
+    ) -> Decision:
+        choice = completion.choices[0]
+        message = choice.message
+        native = [_tool_call(i, call) for i, call in enumerate(message.tool_calls or [])]
+        reply = Message(role="assistant", content=message.content, tool_calls=native or None)
+        tool_calls, from_text = native, False
+        if not native and self.config.parse_text_tool_calls and message.content:
+            tool_calls = parse_tool_calls_from_text(message.content, id_prefix=f"text{step}")
+            from_text = bool(tool_calls)
+        usage = completion.usage
+        error = None if tool_calls else self._no_tool_call_reason(choice, message, usage)
+        lm_call = LMCall(
+            provider=self.provider,
+            model=completion.model or self.config.model,
+            params=params,
+            finish_reason=choice.finish_reason,
+            usage=Usage(
+                prompt_tokens=getattr(usage, "prompt_tokens", None),
+                completion_tokens=getattr(usage, "completion_tokens", None),
+                total_tokens=getattr(usage, "total_tokens", None),
+            ),
+            latency_s=latency,
+            retries=len(attempts) - 1,
+            attempts=attempts,
+            error=error,
+        )
+        return Decision(
+            prompt=prompt,
+            reply=reply,
+            tool_calls=tool_calls,
+            parsed_from_text=from_text,
+            lm_call=lm_call,
+            error=error,
+        )
+
+    def _no_tool_call_reason(self, choice: Any, message: Any, usage: Any) -> str:
+        finish = choice.finish_reason
+        if finish == "length":
+            details = getattr(usage, "completion_tokens_details", None)
+            reasoning = getattr(details, "reasoning_tokens", None)
+            spent = getattr(usage, "completion_tokens", None)
+            used = f"{spent} completion tokens" if spent is not None else "the whole budget"
+            if reasoning:
+                used += f", {reasoning} of them reasoning"
+            fix = "raise policy.max_tokens"
+            if self.quirks.reasoning or reasoning:
+                fix += ' or lower policy.reasoning_effort (e.g. "low")'
+            return (
+                f"the model hit its token limit ({self.quirks.max_tokens_param}="
+                f"{self.max_tokens}) before calling a tool (finish_reason 'length', {used}); "
+                f"{fix}."
+            )
+        if getattr(message, "refusal", None):
+            return f"the model refused: {message.refusal}"
+        if finish == "content_filter":
+            return (
+                "the provider's content filter stopped the reply (finish_reason 'content_filter')."
+            )
+        if not message.content:
+            return f"the reply has neither tool calls nor text (finish_reason {finish!r})."
+        if self.config.parse_text_tool_calls:
+            return "the reply has no tool calls and no tool call parses from its text."
+        return "the reply is text without tool calls (parse_text_tool_calls is off)."
+
+    def _failure(
+        self, failed: CallFailedError, prompt: list[Message], params: dict[str, Any], latency: float
+    ) -> PolicyError:
+        failure = failed.failure
+        if failure.fatal:
+            where = f"${self.config.api_key_env}" if self.config.api_key_env else "no key"
+            message = (
+                f"{self.provider} refused the credentials ({where}): {failed.reason}. Check the "
+                f"key, or set policy.api_key_env to the variable that holds the right one. "
+                f"Stopping the run."
+            )
+        else:
+            message = (
+                f"{self.provider} call failed for model '{self.config.model}': {failed.reason}"
+            )
+        lm_call = LMCall(
+            provider=self.provider,
+            model=self.config.model,
+            params=params,
+            latency_s=latency,
+            retries=max(0, len(failed.attempts) - 1),
+            attempts=failed.attempts,
+            error=message,
+        )
+        decision = Decision(
+            prompt=prompt, reply=None, tool_calls=[], lm_call=lm_call, error=message
+        )
+        error_type = FatalPolicyError if failure.fatal else PolicyError
+        return error_type(message, decision=decision)
+
+    def _tool_choice_value(self) -> str | dict[str, Any]:
+        choice = self.config.tool_choice
+        if choice in TOOL_CHOICE_KEYWORDS:
+            return choice
+        return {"type": "function", "function": {"name": choice}}
+
+    def _check_tool_choice(self, env: EnvSpec) -> None:
+        choice = self.config.tool_choice
+        if choice in TOOL_CHOICE_KEYWORDS:
+            return
+        names = [t.get("function", {}).get("name") for t in env.tools]
+        if choice not in names:
+            raise FatalPolicyError(
+                f"policy.tool_choice = {choice!r} is not a tool of environment '{env.name}' "
+                f"(tools: {', '.join(map(str, names)) or 'none'}); use auto, required, none or "
+                f"one of those names."
+            )
+
+    def _load_system_prompt(self) -> str | None:
+        cfg = self.config
+        if cfg.system_prompt_file is None:
+            return cfg.system_prompt
+        path = cfg.system_prompt_file
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(
+                f"policy.system_prompt_file: cannot read '{path}': {reason}."
+            ) from None
+        if not text.strip():
+            raise ConfigError(f"policy.system_prompt_file: '{path}' is empty.")
+        return text
+
+
+class OpenAIEpisodePolicy:
+    """One episode: the prompt history and a seeded RNG (for retry jitter)."""
+
+    def __init__(self, policy: OpenAIPolicy, env: EnvSpec, seed: int):
+        self.policy, self.env = policy, env
+        self.history = PromptHistory(policy.config.history, policy.config.history_k)
+        self.rng = random.Random(seed)
+        self.steps = 0
+
+    async def act(self, observation: Observation) -> Decision:
+        self.steps += 1
+        cfg = self.policy.config
+        prompt = self.history.build(
+            self.env,
+            observation,
+            system_prompt=self.policy.system_prompt,
+            use_vision=self.policy.use_vision,
+            detail=cfg.image_detail,
+        )
+        wire = to_openai(prompt, self.history.images(observation))
+        decision = await self.policy.complete(prompt, wire, self.env, step=self.steps, rng=self.rng)
+        self.history.record(prompt[-1], decision.reply, decision.tool_calls, observation.images)
+        return decision
+
+
+def _tool_call(index: int, call: Any) -> ToolCall:
+    """The reply's tool call as received (arguments verbatim; no id: a positional one)."""
+    function = getattr(call, "function", None)
+    name = getattr(function, "name", None) or ""
+    arguments = getattr(function, "arguments", None)
+    if arguments is None:
+        arguments = ""
+    elif not isinstance(arguments, str):  # some servers send an object instead of a JSON string
+        arguments = json.dumps(arguments)
+    return ToolCall(
+        id=call.id or f"call_{index}", function=FunctionCall(name=name, arguments=arguments)
+    )
