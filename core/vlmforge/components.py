@@ -150,23 +150,86 @@ class FatalPolicyError(PolicyError):
 
 
 # -- trace stores --------------------------------------------------------------------------
+@dataclass
+class EpisodeQuery:
+    """Which episodes to read from a trace store. Every field set narrows the selection (AND).
+
+    Stores answer it with indexed queries and stream the result in a stable order
+    (run, seed, episode id), so filters can walk millions of steps in bounded memory.
+    """
+
+    run_ids: Sequence[str] | None = None
+    episode_ids: Sequence[str] | None = None
+    statuses: Sequence[str] | None = None  # EpisodeStatus values, e.g. ("done",)
+    seeds: Sequence[int] | None = None
+    min_unique_achievements: int | None = None
+    achievements: Sequence[str] = ()  # every one of these was unlocked
+    min_steps: int | None = None  # decision steps
+    min_total_reward: float | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    """A step's scalar columns, read without decoding the step (cheap, for stats and filters)."""
+
+    episode_id: str
+    index: int
+    reward: float
+    invalid: bool
+    done: bool
+    n_actions: int
+    n_tool_calls: int
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    policy_latency_s: float
+    env_latency_s: float
+
+
 class TraceStore(Protocol):
     """Durable storage for runs, episodes, steps and images (``--store NAME``).
 
     Writes are committed when the method returns: a killed process loses at most the steps in
-    flight. Several processes may write one store at once.
+    flight. Several processes may write one store at once. Stores never keep secrets: they redact
+    settings and text with :mod:`vlmforge.redaction` before writing.
     """
 
     config_model: ClassVar[type]
 
+    # writing (the eval runner)
     def create_run(self, run: Run) -> None: ...
-    def get_run(self, run_id_or_name: str) -> Run | None: ...
-    def start_episode(self, episode: Episode) -> None: ...
-    def record_step(self, step: Step, images: Iterable[PngImage]) -> None: ...
+    def update_run(self, run: Run) -> None:
+        """Rewrite a run's row (``--resume`` adds seeds, tags)."""
+
+    def start_episode(self, episode: Episode) -> None:
+        """Insert the episode (status ``running``), owned by this process until finished."""
+
+    def record_step(
+        self, step: Step, images: Iterable[PngImage], episode: Episode | None = None
+    ) -> None:
+        """Store a step, its images (once each) and, in the same transaction, the episode's
+        counters as they stand after this step (``episode``), so a crash never leaves them out
+        of step with the stored steps."""
+
     def finish_episode(self, episode: Episode) -> None: ...
+    def delete_episode(self, episode_id: str) -> None:
+        """Remove an episode with its steps (``--resume`` restarting an interrupted seed)."""
+
+    def recover_interrupted(self) -> int:
+        """Mark ``running`` episodes whose writing process is gone as ``interrupted``."""
+
+    # reading (traces, filters, exporters)
+    def get_run(self, run_id_or_name: str) -> Run | None: ...
+    def get_episode(self, episode_id: str) -> Episode | None: ...
     def runs(self) -> Iterator[Run]: ...
-    def episodes(self, run_ids: Sequence[str] | None = None) -> Iterator[Episode]: ...
+    def episodes(
+        self, run_ids: Sequence[str] | None = None, *, query: EpisodeQuery | None = None
+    ) -> Iterator[Episode]: ...
     def steps(self, episode_id: str) -> Iterator[Step]: ...
+    def traces(self, query: EpisodeQuery | None = None) -> Iterator[EpisodeTrace]:
+        """Episodes with their runs and steps, streamed in batches (filters read this)."""
+
+    def step_metrics(self, query: EpisodeQuery | None = None) -> Iterator[StepMetrics]: ...
     def image(self, sha256: str) -> bytes: ...
     def close(self) -> None: ...
 

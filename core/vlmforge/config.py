@@ -33,7 +33,17 @@ class TomlSource:
         self.path, self.text, self.data = path, text, data
 
     def line_of(self, key_path: tuple[str | int, ...]) -> int | None:
-        """Best-effort line number of ``key_path`` (table header + key) in the file."""
+        """Best-effort line number of ``key_path`` (table header + key) in the file.
+
+        An integer after a table name picks one ``[[table]]`` of an array of tables:
+        ``("filters", 2, "max_steps")`` is ``max_steps`` in the third ``[[filters]]``.
+        """
+        for pos, part in enumerate(key_path):
+            if isinstance(part, int) and pos > 0:
+                found = self._line_in_array_table(key_path[:pos], part, key_path[pos + 1 :])
+                if found is not None:
+                    return found
+                break
         keys = [str(k) for k in key_path if not isinstance(k, int)]
         if not keys:
             return None
@@ -55,6 +65,27 @@ class TomlSource:
             if dotted.match(line):
                 return i + 1
         return None
+
+    def _line_in_array_table(
+        self, table: tuple[str | int, ...], index: int, rest: tuple[str | int, ...]
+    ) -> int | None:
+        names = [str(t) for t in table]
+        header = re.compile(r"^\s*\[\[\s*" + r"\s*\.\s*".join(map(re.escape, names)) + r"\s*\]\]")
+        lines = self.text.splitlines()
+        starts = [i for i, line in enumerate(lines) if header.match(line)]
+        if index >= len(starts):
+            return None
+        start = starts[index]
+        keys = [str(k) for k in rest if not isinstance(k, int)]
+        if not keys:
+            return start + 1
+        pattern = re.compile(r"^\s*[\"']?" + re.escape(keys[0]) + r"[\"']?\s*=")
+        for i in range(start + 1, len(lines)):
+            if lines[i].lstrip().startswith("["):
+                break
+            if pattern.match(lines[i]):
+                return i + 1
+        return start + 1
 
 
 def load_toml(path: str | Path) -> TomlSource:

@@ -213,4 +213,5 @@ class Run(_Model):
     seeds: list[int] = Field(default_factory=list)
     tools: list[dict[str, Any]] = Field(default_factory=list)  # the tool schemas, stored once
     system_prompt: str | None = None
+    achievements: list[str] = Field(default_factory=list)  # every unlockable one (EnvSpec)
     tags: list[str] = Field(default_factory=list)

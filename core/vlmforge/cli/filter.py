@@ -1,0 +1,96 @@
+"""``vlmforge filter``: select good episodes/steps from trace databases and export SFT datasets."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from vlmforge.cli.options import plugins_dir_option
+
+
+@click.command("filter")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A filter TOML file (see configs/filter_*.toml and docs/filter.md).",
+)
+@click.option(
+    "--trace-db",
+    "trace_dbs",
+    multiple=True,
+    metavar="PATH",
+    help="A trace database to read (repeatable: databases are merged). Replaces trace_dbs.",
+)
+@click.option("--store", default=None, metavar="NAME", help="Trace store component (sqlite).")
+@click.option(
+    "--filter",
+    "filters",
+    multiple=True,
+    metavar="NAME",
+    help="Run these filters, in this order (repeatable). Replaces the config's list; a filter "
+    "also listed in the config keeps its settings from there.",
+)
+@click.option("--exporter", default=None, metavar="NAME", help="openai-sft, trl, llamafactory.")
+@click.option("--output-dir", default=None, metavar="DIR", help="Where the export is written.")
+@click.option("--val-fraction", type=float, default=None, help="Fraction of episodes for val.")
+@click.option("--seed", type=int, default=None, help="Seed of the split and the row shuffle.")
+@click.option("--overwrite", is_flag=True, default=None, help="Replace an existing export.")
+@click.option("--no-progress", is_flag=True, default=False, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print filter_stats.json to stdout.")
+@plugins_dir_option
+def command(
+    config_path: str | None,
+    trace_dbs: tuple[str, ...],
+    store: str | None,
+    filters: tuple[str, ...],
+    exporter: str | None,
+    output_dir: str | None,
+    val_fraction: float | None,
+    seed: int | None,
+    overwrite: bool | None,
+    no_progress: bool,
+    as_json: bool,
+    plugins_dirs: tuple[str, ...],
+) -> None:
+    """Filter traces, build rows, dedupe, split by episode and export (train/val + stats)."""
+    from vlmforge.cli.options import load_registry
+    from vlmforge.cli.output import console
+    from vlmforge.config import load_toml, merge, validate
+    from vlmforge.dataset.config import FilterConfig
+    from vlmforge.dataset.pipeline import STATS_FILE, run_filter
+
+    toml = load_toml(config_path) if config_path else None
+    data: dict[str, Any] = dict(toml.data) if toml else {}
+    overrides: dict[str, Any] = {
+        "trace_dbs": list(trace_dbs) or None,
+        "store": store,
+        "exporter": exporter,
+        "output_dir": output_dir,
+        "val_fraction": val_fraction,
+        "seed": seed,
+        "overwrite": overwrite,
+        "progress": False if no_progress else None,
+    }
+    reorder = False
+    if filters:
+        listed = data.get("filters", [])
+        by_name = {e.get("name"): e for e in listed if isinstance(e, dict)}
+        chosen = [by_name.get(name, {"name": name}) for name in filters]
+        reorder = chosen != listed
+        data["filters"] = chosen
+    data = merge(data, overrides)
+    where = str(toml.path) if toml else "command line"
+    cfg = validate(FilterConfig, data, where, toml=toml)
+    registry = load_registry(plugins_dirs)
+    # line numbers of [[filters]] settings are only meaningful in the file's own order
+    stats = run_filter(cfg, registry, toml=None if reorder else toml)
+    if as_json:
+        click.echo(json.dumps(stats.as_dict(), indent=2))
+        return
+    out = console()
+    out.print(stats.table())
+    out.print(f"wrote {cfg.output_dir}/ ({cfg.exporter}); stats in {cfg.output_dir / STATS_FILE}")

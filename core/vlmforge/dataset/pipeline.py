@@ -1,0 +1,267 @@
+"""The two streaming passes of ``vlmforge filter``.
+
+Pass 1 reads one episode at a time from the stores, applies the filters, builds rows, drops
+duplicates and appends the rows to an on-disk spool (images by hash). The split is then decided
+over the kept episodes. Pass 2 reads the spooled rows in a seeded shuffled order, resolves images
+from the stores and hands each row to the exporter of its split. Memory holds one episode's steps
+plus a few bytes per row (offset, episode, dedupe key), whatever the size of the databases.
+
+Everything is written to a staging folder inside the output directory and moved into place only
+when the export is complete, so a failed run leaves an earlier export untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from vlmforge.components import Exporter, Filter
+from vlmforge.config import TomlSource, validate
+from vlmforge.dataset.chain import FilterChain
+from vlmforge.dataset.config import FilterConfig
+from vlmforge.dataset.dedupe import Deduper
+from vlmforge.dataset.rows import Example, RowBuilder
+from vlmforge.dataset.source import Source
+from vlmforge.dataset.split import row_order, validation_episodes
+from vlmforge.dataset.spool import Spool
+from vlmforge.dataset.stats import FilterStats
+from vlmforge.errors import ConfigError
+
+STATS_FILE = "filter_stats.json"
+STORE_PATH_KEY = "path"
+
+
+def build_filters(
+    cfg: FilterConfig, registry: Any, toml: TomlSource | None = None
+) -> list[tuple[str, Filter]]:
+    """The configured filters, each validated against its own config model."""
+    out: list[tuple[str, Filter]] = []
+    for i, entry in enumerate(cfg.filters):
+        spec = registry.get("filter", entry.name)
+        where = f"[[filters]] #{i + 1} ({entry.name})"
+        if toml is not None:
+            where = f"{toml.path} {where}"
+        settings = entry.settings()
+        model = spec.config_model()
+        if model is None:
+            flt = spec.create(settings, source=where)
+        else:
+            flt = spec.load()(validate(model, settings, where, toml=toml, prefix=("filters", i)))
+        out.append((entry.name, flt))
+    return out
+
+
+def build_exporter(cfg: FilterConfig, registry: Any, toml: TomlSource | None = None) -> Exporter:
+    spec = registry.get("exporter", cfg.exporter)
+    model = spec.config_model()
+    if model is None:
+        return spec.create(cfg.exporter_options, source="exporter_options")
+    where = str(toml.path) if toml else "exporter_options"
+    settings = validate(model, cfg.exporter_options, where, toml=toml, prefix=("exporter_options",))
+    return spec.load()(settings)
+
+
+def open_source(cfg: FilterConfig, registry: Any) -> Source:
+    """One store per trace database, merged."""
+    if not cfg.trace_dbs:
+        raise ConfigError(
+            "no trace database given: pass --trace-db PATH (repeatable) or set "
+            "trace_dbs = [...] in the filter config."
+        )
+    stores, labels = [], []
+    try:
+        for db in cfg.trace_dbs:
+            if not Path(db).is_file():
+                raise ConfigError(
+                    f"trace database '{db}' does not exist (--trace-db / trace_dbs). "
+                    f"Record one with `vlmforge eval` first."
+                )
+            settings = {**cfg.store_options, STORE_PATH_KEY: str(db)}
+            stores.append(registry.create("store", cfg.store, settings, source="store_options"))
+            labels.append(str(db))
+    except BaseException:
+        for store in stores:
+            store.close()
+        raise
+    return Source(stores, labels)
+
+
+def check_output_dir(cfg: FilterConfig) -> None:
+    out = cfg.output_dir
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output_dir '{out}' exists and is not a directory (--output-dir).")
+    if out.is_dir() and not cfg.overwrite:
+        existing = [p.name for p in out.iterdir() if not p.name.startswith(".vlmforge-filter-")]
+        if existing:
+            raise ConfigError(
+                f"output_dir '{out}' is not empty ({', '.join(sorted(existing)[:5])}). Choose "
+                f"another --output-dir, or pass --overwrite / set overwrite = true to replace "
+                f"the files this export writes."
+            )
+
+
+class _Progress:
+    """A rich progress bar on stderr, or nothing."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._progress: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            from vlmforge.cli.output import error_console
+
+            self._progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=error_console(),
+                transient=False,
+            )
+            self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+
+    def track(self, items: Iterator[Any], total: int, description: str) -> Iterator[Any]:
+        if self._progress is None:
+            yield from items
+            return
+        task = self._progress.add_task(description, total=total)
+        for item in items:
+            yield item
+            self._progress.advance(task)
+
+
+def run_filter(cfg: FilterConfig, registry: Any, toml: TomlSource | None = None) -> FilterStats:
+    """Filter, build rows, dedupe, split and export; returns the stats (also written to disk)."""
+    started = time.perf_counter()
+    check_output_dir(cfg)
+    chain = FilterChain(build_filters(cfg, registry, toml))
+    exporters = {s: build_exporter(cfg, registry, toml) for s in ("train", "val")}
+    source = open_source(cfg, registry)
+    cfg.output_dir.mkdir(parents=True, exist_ok=True)
+    staging = cfg.output_dir / f".vlmforge-filter-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    stats = FilterStats(sources=list(source.labels), exporter=cfg.exporter)
+    stats.settings = json.loads(cfg.model_dump_json())
+    try:
+        with contextlib.closing(source), _Progress(cfg.progress) as progress:
+            spool = Spool(staging / "rows.spool")
+            try:
+                keys, strata = _pass_one(cfg, source, chain, spool, stats, progress)
+                val = validation_episodes(keys, strata, cfg.val_fraction, cfg.seed, cfg.stratify)
+                _pass_two(cfg, source, spool, val, exporters, staging, stats, progress)
+            finally:
+                spool.close()
+        stats.filters = chain.counts
+        stats.elapsed_s = time.perf_counter() - started
+        (staging / STATS_FILE).write_text(json.dumps(stats.as_dict(), indent=2) + "\n")
+        _publish(staging, cfg.output_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return stats
+
+
+def _pass_one(
+    cfg: FilterConfig,
+    source: Source,
+    chain: FilterChain,
+    spool: Spool,
+    stats: FilterStats,
+    progress: _Progress,
+) -> tuple[list[str], list[int]]:
+    """Filter and build rows episode by episode; returns the kept episodes' keys and strata."""
+    builder = RowBuilder(cfg.rows)
+    deduper = Deduper(cfg.dedupe)
+    keys: list[str] = []
+    strata: list[int] = []
+    stats.input_runs = source.run_count()
+    total = source.count_episodes()
+    for ref in progress.track(source.episodes(), total, "filtering episodes"):
+        stats.input_episodes += 1
+        stats.input_steps += ref.episode.steps
+        item = chain.apply(ref.run, ref.episode, partial(source.steps, ref))
+        if item is None:
+            continue
+        stats.kept_episodes += 1
+        stats.kept_steps += len(item.steps)
+        ordinal, added = len(keys), 0
+        for example in builder.examples(item, source.labels[ref.source]):
+            stats.rows_built += 1
+            if deduper.seen(example.dedupe_key):
+                continue
+            spool.append(example, ordinal, ref.source)
+            added += 1
+        if added:
+            keys.append(f"{ref.source}:{ref.episode.id}")
+            strata.append(ref.episode.unique_achievements)
+    stats.rows = builder.counts
+    stats.dedupe_removed = deduper.removed
+    return keys, strata
+
+
+def _pass_two(
+    cfg: FilterConfig,
+    source: Source,
+    spool: Spool,
+    val: set[int],
+    exporters: dict[str, Exporter],
+    staging: Path,
+    stats: FilterStats,
+    progress: _Progress,
+) -> None:
+    """Write the spooled rows, shuffled, to the exporter of each row's split."""
+    for split, exporter in exporters.items():
+        exporter.open(staging, split)
+    episodes: dict[str, set[int]] = {"train": set(), "val": set()}
+    counts = {"train": 0, "val": 0}
+    order = row_order(len(spool), cfg.seed, cfg.shuffle)
+    for row, messages, tools, metadata in progress.track(
+        spool.rows(iter(order)), len(spool), "writing rows"
+    ):
+        episode = spool.episodes[row]
+        split = "val" if episode in val else "train"
+        example = Example(
+            messages=messages,
+            tools=tools,
+            metadata=metadata,
+            image=partial(source.image, spool.sources[row]),
+        )
+        exporters[split].write(example)
+        counts[split] += 1
+        episodes[split].add(episode)
+    stats.exports = {split: exp.close() for split, exp in exporters.items()}
+    stats.train_rows, stats.val_rows = counts["train"], counts["val"]
+    stats.train_episodes, stats.val_episodes = len(episodes["train"]), len(episodes["val"])
+
+
+def _publish(staging: Path, output_dir: Path) -> None:
+    """Move the finished export from the staging folder into ``output_dir``."""
+    for entry in sorted(staging.iterdir()):
+        target = output_dir / entry.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.exists() or target.is_symlink():
+            target.unlink()
+        entry.rename(target)

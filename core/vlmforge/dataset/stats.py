@@ -1,0 +1,86 @@
+"""What every stage of ``vlmforge filter`` kept and removed: filter_stats.json and the table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vlmforge.dataset.chain import FilterCount
+from vlmforge.dataset.rows import RowCounts
+
+
+@dataclass
+class FilterStats:
+    """Counts for every stage; ``as_dict`` is what filter_stats.json holds."""
+
+    sources: list[str] = field(default_factory=list)
+    input_runs: int = 0
+    input_episodes: int = 0
+    input_steps: int = 0
+    filters: list[FilterCount] = field(default_factory=list)
+    kept_episodes: int = 0
+    kept_steps: int = 0
+    rows: RowCounts = field(default_factory=RowCounts)
+    rows_built: int = 0
+    dedupe_removed: int = 0
+    train_rows: int = 0
+    val_rows: int = 0
+    train_episodes: int = 0
+    val_episodes: int = 0
+    exporter: str = ""
+    exports: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sources": self.sources,
+            "input": {
+                "runs": self.input_runs,
+                "episodes": self.input_episodes,
+                "steps": self.input_steps,
+            },
+            "filters": [c.as_dict() for c in self.filters],
+            "kept": {"episodes": self.kept_episodes, "steps": self.kept_steps},
+            "rows": {"built": self.rows_built, "skipped": self.rows.as_dict()},
+            "dedupe": {"removed": self.dedupe_removed},
+            "train": {"episodes": self.train_episodes, "rows": self.train_rows},
+            "val": {"episodes": self.val_episodes, "rows": self.val_rows},
+            "exporter": self.exporter,
+            "exports": self.exports,
+            "settings": self.settings,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+    def table(self) -> Any:
+        """A rich table with one line per stage."""
+        from rich.table import Table
+
+        table = Table(title="vlmforge filter")
+        for col in ("stage", "episodes", "steps / rows", "removed"):
+            table.add_column(col, justify="left" if col == "stage" else "right")
+        table.add_row("input", str(self.input_episodes), f"{self.input_steps} steps", "")
+        for c in self.filters:
+            kept = c.episodes_in - c.episodes_dropped
+            table.add_row(
+                f"filter {c.name}",
+                str(kept),
+                f"{c.steps_in - c.steps_removed} steps",
+                f"{c.episodes_dropped} episodes, {c.steps_removed} steps",
+            )
+        skipped = {k: v for k, v in self.rows.as_dict().items() if v}
+        table.add_row(
+            "rows",
+            str(self.kept_episodes),
+            f"{self.rows_built} rows",
+            ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in skipped.items()),
+        )
+        table.add_row(
+            "dedupe",
+            "",
+            f"{self.rows_built - self.dedupe_removed} rows",
+            f"{self.dedupe_removed} rows",
+        )
+        table.add_row("train", str(self.train_episodes), f"{self.train_rows} rows", "")
+        table.add_row("validation", str(self.val_episodes), f"{self.val_rows} rows", "")
+        return table

@@ -1,0 +1,335 @@
+"""The async episode runner behind ``vlmforge eval``.
+
+- Concurrency is the number of episodes in flight. Policies are awaited on the event loop;
+  environment calls run in a thread pool and store calls in one dedicated thread, so a slow
+  environment step never starves the loop (or the other episodes' HTTP calls).
+- Every step is recorded (:class:`vlmforge.trace.Step` built from the policy's
+  :class:`~vlmforge.components.Decision` and the environment's
+  :class:`~vlmforge.components.StepOutcome`) and committed with the episode's counters. A step's
+  write overlaps the next decision of the same episode; the runner awaits it before the next
+  write, so at most one step per episode is in flight.
+- ``PolicyError``: that episode is recorded as ``failed`` and the run goes on.
+  ``FatalPolicyError``: the run stops at once; episodes in flight are recorded as
+  ``interrupted`` (``--resume`` reruns them) and no further episode starts.
+- :meth:`EvalRunner.request_stop` (SIGINT/SIGTERM): decisions in flight are cancelled, env steps
+  and writes in flight complete, episodes in flight are recorded as ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vlmforge.components import (
+    Decision,
+    Environment,
+    EnvSpec,
+    FatalPolicyError,
+    Observation,
+    Policy,
+    PolicyError,
+    StepOutcome,
+    TraceStore,
+)
+from vlmforge.frames import write_frame
+from vlmforge.images import PngImage
+from vlmforge.trace import Episode, EpisodeStatus, Run, Step, StepObservation, Usage, utcnow
+
+
+def new_id() -> str:
+    """A short random id for runs and episodes."""
+    return uuid.uuid4().hex[:16]
+
+
+@dataclass
+class RunnerEvents:
+    """Callbacks for progress displays; called on the event-loop thread."""
+
+    episode_started: Callable[[Episode], None] = lambda episode: None
+    step_recorded: Callable[[Episode, Step], None] = lambda episode, step: None
+    episode_finished: Callable[[Episode], None] = lambda episode: None
+
+
+@dataclass
+class RunResult:
+    """What one call of :meth:`EvalRunner.run` did."""
+
+    episodes: list[Episode] = field(default_factory=list)  # finished here, any status
+    not_started: list[int] = field(default_factory=list)  # seeds left when the run stopped
+    stopped: str | None = None  # "interrupted" or the fatal policy error
+    fatal: bool = False
+    wall_time_s: float = 0.0
+
+
+class _Interrupted(Exception):
+    """An episode stopped because the run is stopping."""
+
+
+class EvalRunner:
+    """Runs ``seeds`` of one run with ``concurrency`` episodes in flight."""
+
+    def __init__(
+        self,
+        *,
+        env: Environment,
+        spec: EnvSpec,
+        policy: Policy,
+        store: TraceStore,
+        run: Run,
+        seeds: Sequence[int],
+        concurrency: int = 1,
+        max_steps: int | None = None,
+        frames_dir: Path | None = None,
+        events: RunnerEvents | None = None,
+        env_threads: int | None = None,
+    ):
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self.env, self.spec, self.policy, self.store, self.run_ = env, spec, policy, store, run
+        self.seeds = list(seeds)
+        self.concurrency = concurrency
+        self.max_steps = max_steps
+        self.frames_dir = frames_dir
+        self.events = events or RunnerEvents()
+        self._env_pool = ThreadPoolExecutor(
+            max_workers=env_threads or min(32, concurrency), thread_name_prefix="vlmforge-env"
+        )
+        self._store_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlmforge-store")
+        self._stop: asyncio.Event | None = None
+        self._stop_reason: str | None = None
+        self._fatal: FatalPolicyError | None = None
+        self._acting: dict[str, asyncio.Future[Decision]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- control ---------------------------------------------------------------------------
+    def request_stop(self, reason: str = "interrupted") -> None:
+        """Stop the run: no new episodes, decisions in flight cancelled. Thread-safe."""
+        loop = self._loop
+        if loop is None:
+            self._stop_reason = self._stop_reason or reason
+            return
+        loop.call_soon_threadsafe(self._stop_now, reason)
+
+    def _stop_now(self, reason: str) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        if self._stop is not None:
+            self._stop.set()
+        for task in list(self._acting.values()):
+            task.cancel()
+
+    async def _in_env(self, fn: Callable[..., Any], *args: Any) -> Any:
+        assert self._loop is not None
+        return await self._loop.run_in_executor(self._env_pool, fn, *args)
+
+    async def _in_store(self, fn: Callable[..., Any], *args: Any) -> Any:
+        assert self._loop is not None
+        return await self._loop.run_in_executor(self._store_pool, fn, *args)
+
+    # -- the run ---------------------------------------------------------------------------
+    async def run(self) -> RunResult:
+        """Run every seed (or until stopped); returns what happened."""
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        if self._stop_reason is not None:
+            self._stop.set()
+        result = RunResult()
+        started = time.perf_counter()
+        pending: Iterator[int] = iter(self.seeds)
+        try:
+            workers = [
+                asyncio.create_task(self._worker(pending, result))
+                for _ in range(min(self.concurrency, len(self.seeds)))
+            ]
+            outcomes = await asyncio.gather(*workers, return_exceptions=True)
+            errors = [o for o in outcomes if isinstance(o, BaseException)]
+            if errors:
+                raise errors[0]
+        finally:
+            self._env_pool.shutdown(wait=False, cancel_futures=True)
+            self._store_pool.shutdown(wait=True)
+            result.wall_time_s = time.perf_counter() - started
+        result.not_started = list(pending)
+        if self._fatal is not None:
+            result.stopped, result.fatal = str(self._fatal), True
+        elif self._stop.is_set():
+            result.stopped = self._stop_reason or "interrupted"
+        return result
+
+    async def _worker(self, seeds: Iterator[int], result: RunResult) -> None:
+        assert self._stop is not None
+        while not self._stop.is_set():
+            seed = next(seeds, None)
+            if seed is None:
+                return
+            try:
+                result.episodes.append(await self._episode(seed))
+            except BaseException:
+                self._stop_now("error")  # a store failure or a bug: stop the other episodes
+                raise
+
+    async def _episode(self, seed: int) -> Episode:
+        episode = Episode(id=new_id(), run_id=self.run_.id, seed=seed)
+        await self._in_store(self.store.start_episode, episode)
+        self.events.episode_started(episode)
+        env_episode = None
+        write: asyncio.Future[None] | None = None
+        try:
+            env_episode = await self._in_env(_env_call, self.env.start, seed)
+            observation: Observation = await self._in_env(_env_call, env_episode.reset)
+            episode_policy = await self.policy.start_episode(self.spec, seed)
+            index = 0
+            while True:
+                images = observation.images
+                step, observation = await self._step(
+                    episode, episode_policy, env_episode, observation, index
+                )
+                if write is not None:
+                    await write
+                write = self._record(episode, step, images)
+                self.events.step_recorded(episode, step)
+                index += 1
+                if step.done:
+                    episode.status = EpisodeStatus.done
+                    episode.termination = step.termination
+                    break
+        except _Interrupted:
+            episode.status, episode.termination = EpisodeStatus.interrupted, "interrupted"
+            if self._fatal is not None:
+                episode.error = f"run stopped: {self._fatal}"
+        except FatalPolicyError as exc:
+            self._fatal = exc
+            self._stop_now("fatal policy error")
+            episode.status, episode.termination = EpisodeStatus.interrupted, "interrupted"
+            episode.error = f"fatal policy error: {exc}"
+        except PolicyError as exc:
+            episode.status, episode.termination = EpisodeStatus.failed, "policy_error"
+            episode.error = f"policy error: {exc}"
+        except _EnvError as exc:
+            episode.status, episode.termination = EpisodeStatus.failed, "env_error"
+            episode.error = f"environment error: {exc}"
+        finally:
+            if write is not None:
+                await write
+            if env_episode is not None:
+                try:
+                    await self._in_env(_env_call, env_episode.close)
+                except _EnvError as exc:
+                    episode.error = episode.error or f"environment close failed: {exc}"
+        episode.finished_at = utcnow()
+        await self._in_store(self.store.finish_episode, episode)
+        self.events.episode_finished(episode)
+        return episode
+
+    async def _decide(self, episode: Episode, policy: Any, observation: Observation) -> Decision:
+        assert self._stop is not None
+        if self._stop.is_set():
+            raise _Interrupted
+        task: asyncio.Future[Decision] = asyncio.ensure_future(policy.act(observation))
+        self._acting[episode.id] = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if self._stop.is_set() and task.cancelled():
+                raise _Interrupted from None
+            raise
+        except PolicyError:
+            raise
+        except Exception as exc:  # a policy bug: recorded as this episode's failure
+            raise PolicyError(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            self._acting.pop(episode.id, None)
+
+    async def _step(
+        self, episode: Episode, policy: Any, env_episode: Any, observation: Observation, index: int
+    ) -> tuple[Step, Observation]:
+        started_at = utcnow()
+        t0 = time.perf_counter()
+        decision = await self._decide(episode, policy, observation)
+        t1 = time.perf_counter()
+        outcome: StepOutcome = await self._in_env(_env_call, env_episode.step, decision.tool_calls)
+        t2 = time.perf_counter()
+        step = Step(
+            episode_id=episode.id,
+            index=index,
+            observation=StepObservation(
+                text=observation.text,
+                images=[image.sha256 for image in observation.images],
+                ground_truth=observation.ground_truth,
+                feedback=observation.feedback,
+            ),
+            prompt=decision.prompt,
+            reply=decision.reply,
+            tool_calls=decision.tool_calls,
+            parsed_from_text=decision.parsed_from_text,
+            lm_call=decision.lm_call,
+            actions=outcome.actions,
+            invalid=outcome.invalid,
+            reward=outcome.reward,
+            achievements=outcome.achievements,
+            done=outcome.done,
+            truncated=outcome.truncated,
+            termination=outcome.termination,
+            info=outcome.info,
+            error=decision.error,
+            started_at=started_at,
+            policy_latency_s=t1 - t0,
+            env_latency_s=t2 - t1,
+        )
+        self._count(episode, step)
+        if self.max_steps is not None and episode.env_steps >= self.max_steps and not step.done:
+            step.done, step.truncated, step.termination = True, True, "max_steps"
+        return step, outcome.observation
+
+    def _record(self, episode: Episode, step: Step, images: list[PngImage]) -> asyncio.Future[None]:
+        """Write the step (and the episode's counters as of this step) in the store thread."""
+        snapshot = episode.model_copy(deep=True)
+        return asyncio.ensure_future(self._in_store(self._persist, step, images, snapshot))
+
+    def _persist(self, step: Step, images: list[PngImage], episode: Episode) -> None:
+        if self.frames_dir is not None and images:
+            write_frame(self.frames_dir, episode.seed, step.index, images[-1].png)
+        self.store.record_step(step, images, episode)
+
+    @staticmethod
+    def _count(episode: Episode, step: Step) -> None:
+        episode.steps += 1
+        episode.env_steps += len(step.actions)
+        episode.tool_calls += len(step.tool_calls)
+        episode.invalid_decisions += int(step.invalid_decision)
+        episode.total_reward += step.reward
+        for name in step.achievements:
+            if name not in episode.achievements:
+                episode.achievements.append(name)
+        episode.policy_time_s += step.policy_latency_s
+        episode.env_time_s += step.env_latency_s
+        if step.lm_call is not None:
+            episode.usage = _add_usage(episode.usage, step.lm_call.usage)
+
+
+class _EnvError(Exception):
+    """The environment raised while stepping (the episode is recorded as failed)."""
+
+
+def _env_call(fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:  # an env bug or a remote env failing: recorded on the episode
+        raise _EnvError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _add_usage(total: Usage, more: Usage) -> Usage:
+    def add(a: int | None, b: int | None) -> int | None:
+        return b if a is None else a if b is None else a + b
+
+    return Usage(
+        prompt_tokens=add(total.prompt_tokens, more.prompt_tokens),
+        completion_tokens=add(total.completion_tokens, more.completion_tokens),
+        total_tokens=add(total.total_tokens, more.total_tokens),
+    )

@@ -1,0 +1,87 @@
+"""The system prompt for Crafter policies."""
+
+from __future__ import annotations
+
+from crafter import constants
+
+from vlmforge_crafter.config import CrafterConfig
+
+
+def _amounts(uses: dict[str, int]) -> str:
+    return " + ".join(f"{n} {k}" for k, n in uses.items()) or "nothing"
+
+
+def _tech_tree() -> str:
+    """The requirements, generated from crafter's own data.yaml so they are always exact."""
+    lines = []
+    for material, info in constants.collect.items():
+        item = next(iter(info["receive"]))
+        name = "collect_drink" if material == "water" else f"collect_{item}"
+        need = _amounts(info["require"])
+        chance = info.get("probability", 1)
+        extra = f" ({int(chance * 100)}% chance)" if chance < 1 else ""
+        tool = f" with {need} in inventory" if info["require"] else ""
+        lines.append(f'- {name}: face {material} and "do"{tool}{extra}.')
+    for thing, info in constants.place.items():
+        where = ", ".join(info["where"])
+        lines.append(f"- place_{thing}: uses {_amounts(info['uses'])}; on {where}.")
+    for thing, info in constants.make.items():
+        near = " and a ".join(info["nearby"])
+        lines.append(f"- make_{thing}: uses {_amounts(info['uses'])}; stand next to a {near}.")
+    lines.append(
+        '- eat_cow: hit a cow with "do" until it dies. eat_plant: "do" on a ripe plant '
+        "(saplings you place grow ripe over time). defeat_zombie, defeat_skeleton: hit them "
+        "until they die (swords help). wake_up: sleep, then wake up."
+    )
+    return "\n".join(lines)
+
+
+def system_prompt(config: CrafterConfig) -> str:
+    """Explains the game, the tech tree, the actions and the tools for this configuration."""
+    cols, rows = config.local_view
+    shown = {
+        "text+image": "a text description of the game state and the game frame (image)",
+        "image_only": "the game frame (image)",
+        "text_only": "a text description of the game state",
+    }[config.observation]
+    frames = ""
+    if config.frame_history:
+        frames = (
+            f" The last {config.frame_history} frames you saw before come first (oldest first);"
+            " the current frame is the last image."
+        )
+    return f"""You are playing Crafter, a 2D survival and crafting game seen from above.
+Your goal is to unlock as many of the 22 achievements as possible and to stay alive.
+
+Each turn you see {shown}.{frames} The image shows the {cols}x{rows} tiles around you (you are in
+the centre) and, below them, your inventory. x grows to the right, y grows downwards.
+
+Survival: health, food, drink and energy each go from 0 to 9. Food drops over time: eat a cow
+(hit it with "do" until it dies) or a ripe plant. Drink drops over time: face water and "do".
+Energy drops over time: "sleep" (best at night, in a safe enclosed spot; you wake when energy is
+full). When food, drink or energy reaches 0 you lose health; health slowly regenerates
+otherwise. At health 0 you die and the episode ends. Zombies (on grass, mostly at night) and
+skeletons (in dark tunnels, they shoot arrows) attack you; lava kills instantly, never walk
+into it.
+
+Actions (one game step each):
+- noop: do nothing.
+- move_left, move_right, move_up, move_down: turn to face that direction and move one tile if it
+  is free (grass, sand or path). You always turn, even when blocked.
+- do: interact with the facing tile: collect a material, drink water, attack a creature, eat.
+- sleep: sleep until energy is restored.
+- place_stone, place_table, place_furnace, place_plant: place on the facing tile.
+- make_wood_pickaxe, make_stone_pickaxe, make_iron_pickaxe, make_wood_sword, make_stone_sword,
+  make_iron_sword: craft (needs a table, or a table and a furnace, next to you).
+
+Tech tree (exact requirements from the game data):
+{_tech_tree()}
+Each achievement gives +1 reward the first time; losing or gaining health gives -0.1/+0.1 each.
+
+Tools: call exactly one tool per reply.
+- interact_many(actions): 1 to {config.max_actions_per_call} action names, executed in order
+  (execution stops if you die).
+- interact(action): a single action.
+Use only the exact action names above. An invalid call is not executed: the game applies
+"{config.fallback_action}" instead and tells you what was wrong.
+"""

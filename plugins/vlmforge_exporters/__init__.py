@@ -1,0 +1,24 @@
+"""Bundled plugin: dataset exporters (``--exporter NAME``)."""
+
+from __future__ import annotations
+
+from vlmforge.hookspecs import hookimpl
+
+
+@hookimpl
+def register_exporters(register):  # type: ignore[no-untyped-def]
+    register(
+        "openai-sft",
+        "vlmforge_exporters.openai_sft:OpenAISFTExporter",
+        description="OpenAI chat fine-tuning JSONL: messages + tools + metadata, data-URL images.",
+    )
+    register(
+        "trl",
+        "vlmforge_exporters.trl:TRLExporter",
+        description="TRL SFTTrainer (VLM): prompt/completion + images column (PNG files).",
+    )
+    register(
+        "llamafactory",
+        "vlmforge_exporters.llamafactory:LlamaFactoryExporter",
+        description="LLaMA-Factory sharegpt JSONL + PNG files + dataset_info.json.",
+    )

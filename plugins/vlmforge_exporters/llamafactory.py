@@ -1,0 +1,120 @@
+"""``llamafactory``: LLaMA-Factory's sharegpt format, PNG files and ``dataset_info.json``.
+
+Each line of ``{split}.jsonl``: ``{"conversations": [{"from": "human", "value": "<image>..."},
+{"from": "function_call", "value": "{\\"name\\": ..., \\"arguments\\": {...}}"}], "system": "...",
+"tools": "<json>", "images": ["images/<sha256>.png"]}``. The number of ``<image>`` tokens equals
+``len(images)``. Tool results are left out (LLaMA-Factory wants human/observation turns at odd
+positions; the next observation already follows as a human turn). ``dataset_info.json`` registers
+``vlmforge_train`` and ``vlmforge_val`` with the sharegpt column mapping and tags.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from vlmforge.config import StrictModel
+from vlmforge.dataset.rows import Example
+from vlmforge.trace import ImagePart, Message, TextPart
+from vlmforge_exporters.files import ImageFiles, JsonLines
+from vlmforge_exporters.trl import tool_call_json
+
+IMAGE_TOKEN = "<image>"
+
+
+class LlamaFactoryConfig(StrictModel):
+    dataset_prefix: str = Field(
+        "vlmforge", min_length=1, description="Datasets are registered as <prefix>_train/_val."
+    )
+    image_dir: str = Field("images", min_length=1, description="Folder for the PNG files.")
+    metadata: bool = Field(False, description="Also write each row's metadata object.")
+
+
+class LlamaFactoryExporter:
+    config_model = LlamaFactoryConfig
+
+    def __init__(self, config: LlamaFactoryConfig):
+        self.c = config
+        self._out: JsonLines | None = None
+        self._images: ImageFiles | None = None
+
+    def open(self, output_dir: Path, split: str) -> None:
+        self._root, self._split = output_dir, split
+        self._out = JsonLines(output_dir / f"{split}.jsonl")
+        self._images = ImageFiles(output_dir, self.c.image_dir)
+
+    def _human(self, msg: Message, example: Example, images: list[str]) -> str:
+        assert self._images is not None
+        if not isinstance(msg.content, list):
+            return (msg.content or "").replace(IMAGE_TOKEN, "<img>")
+        pieces = []
+        for part in msg.content:
+            if isinstance(part, TextPart):
+                pieces.append(part.text.replace(IMAGE_TOKEN, "<img>"))
+            elif isinstance(part, ImagePart):
+                images.append(self._images.path_for(example, part.sha256))
+                pieces.append(IMAGE_TOKEN)
+        return "\n".join(pieces)
+
+    def row(self, example: Example) -> dict[str, Any]:
+        images: list[str] = []
+        system = ""
+        conversations: list[dict[str, str]] = []
+        for msg in example.messages:
+            if msg.role == "system":
+                system = msg.text()
+            elif msg.role == "user":
+                conversations.append({"from": "human", "value": self._human(msg, example, images)})
+            elif msg.role == "assistant":
+                calls = tool_call_json(msg)
+                if calls:
+                    value = json.dumps(calls[0] if len(calls) == 1 else calls)
+                    conversations.append({"from": "function_call", "value": value})
+                else:
+                    conversations.append({"from": "gpt", "value": msg.text()})
+        row: dict[str, Any] = {"conversations": conversations, "system": system}
+        if example.tools:
+            row["tools"] = json.dumps([t.get("function", t) for t in example.tools])
+        row["images"] = images
+        if self.c.metadata:
+            row["metadata"] = example.metadata
+        return row
+
+    def write(self, example: Example) -> None:
+        assert self._out is not None, "open() first"
+        self._out.write(self.row(example))
+
+    def close(self) -> dict[str, Any]:
+        assert self._out is not None and self._images is not None
+        self._out.close()
+        info_path = self._root / "dataset_info.json"
+        info = json.loads(info_path.read_text()) if info_path.exists() else {}
+        info[f"{self.c.dataset_prefix}_{self._split}"] = {
+            "file_name": self._out.path.name,
+            "formatting": "sharegpt",
+            "columns": {
+                "messages": "conversations",
+                "system": "system",
+                "tools": "tools",
+                "images": "images",
+            },
+            "tags": {
+                "role_tag": "from",
+                "content_tag": "value",
+                "user_tag": "human",
+                "assistant_tag": "gpt",
+                "function_tag": "function_call",
+                "observation_tag": "observation",
+                "system_tag": "system",
+            },
+        }
+        info_path.write_text(json.dumps(info, indent=2) + "\n")
+        return {
+            "file": self._out.path.name,
+            "rows": self._out.rows,
+            "images_written": self._images.written,
+            "dataset_info": info_path.name,
+        }

@@ -1,0 +1,213 @@
+"""Turning trace objects into rows and back, exactly.
+
+A step is stored as indexed scalar columns plus a compressed JSON payload with everything else.
+Prompt messages before the last one (system prompt, history) become ``{"$ref": sha256}`` entries
+pointing into the ``blob`` table, so text that repeats every step is stored once. Reading back
+reproduces the same :class:`vlmforge.trace.Step` (round-trip tested).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from vlmforge.trace import Episode, EpisodeStatus, Message, Run, Step, Usage
+
+REF = "$ref"
+# Columns of the step table that are not repeated in the payload.
+_STEP_COLUMNS = ("episode_id", "index", "reward", "policy_latency_s", "env_latency_s")
+
+
+def dumps(value: Any) -> str:
+    """Compact, deterministic JSON."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def compress(text: str, level: int = 6) -> bytes:
+    return zlib.compress(text.encode("utf-8"), level)
+
+
+def decompress(data: bytes) -> Any:
+    return json.loads(zlib.decompress(bytes(data)).decode("utf-8"))
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """UTC ISO 8601 text (sorts chronologically)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).isoformat()
+
+
+def from_iso(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)
+
+
+# -- steps ---------------------------------------------------------------------------------
+class EncodedStep:
+    """A step ready to insert: scalar columns, payload bytes and the message blobs it refers to."""
+
+    __slots__ = ("blobs", "columns", "payload")
+
+    def __init__(self, columns: dict[str, Any], payload: bytes, blobs: dict[str, bytes]):
+        self.columns, self.payload, self.blobs = columns, payload, blobs
+
+
+def encode_step(step: Step, redact: Callable[[str], str], level: int = 6) -> EncodedStep:
+    """Split ``step`` into columns, a compressed payload and content-addressed message blobs."""
+    data = step.model_dump(mode="json", exclude_none=True)
+    for key in _STEP_COLUMNS:
+        data.pop(key, None)
+    blobs: dict[str, bytes] = {}
+    prompt = data.get("prompt") or []
+    for i, message in enumerate(prompt[:-1]):
+        text = redact(dumps(message))
+        sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        blobs[sha] = compress(text, level)
+        prompt[i] = {REF: sha}
+    usage = step.lm_call.usage if step.lm_call else Usage()
+    columns = {
+        "index": step.index,
+        "reward": step.reward,
+        "n_actions": len(step.actions),
+        "n_tool_calls": len(step.tool_calls),
+        "invalid": step.invalid_decision,
+        "done": step.done,
+        "has_error": step.error is not None,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "policy_latency_s": step.policy_latency_s,
+        "env_latency_s": step.env_latency_s,
+    }
+    return EncodedStep(columns, compress(redact(dumps(data)), level), blobs)
+
+
+def decode_step(
+    episode_id: str,
+    index: int,
+    reward: float,
+    policy_latency_s: float,
+    env_latency_s: float,
+    payload: bytes,
+    message: Callable[[str], dict[str, Any]],
+) -> Step:
+    """Rebuild a Step; ``message(sha)`` returns a stored prompt message's JSON."""
+    data = decompress(payload)
+    data["prompt"] = [
+        message(m[REF]) if isinstance(m, dict) and REF in m else m for m in data.get("prompt", [])
+    ]
+    data.update(
+        episode_id=episode_id,
+        index=index,
+        reward=reward,
+        policy_latency_s=policy_latency_s,
+        env_latency_s=env_latency_s,
+    )
+    return Step.model_validate(data)
+
+
+def decode_message(data: bytes) -> dict[str, Any]:
+    return decompress(data)
+
+
+def message_from_json(data: dict[str, Any]) -> Message:
+    return Message.model_validate(data)
+
+
+# -- episodes ------------------------------------------------------------------------------
+def episode_columns(episode: Episode) -> dict[str, Any]:
+    """The episode table's columns for ``episode`` (owner excluded)."""
+    return {
+        "id": episode.id,
+        "run": episode.run_id,
+        "seed": episode.seed,
+        "status": episode.status.value,
+        "steps": episode.steps,
+        "env_steps": episode.env_steps,
+        "total_reward": episode.total_reward,
+        "achievements": dumps(list(episode.achievements)),
+        "unique_achievements": len(episode.achievements),
+        "termination": episode.termination,
+        "error": episode.error,
+        "tool_calls": episode.tool_calls,
+        "invalid_decisions": episode.invalid_decisions,
+        "prompt_tokens": episode.usage.prompt_tokens,
+        "completion_tokens": episode.usage.completion_tokens,
+        "total_tokens": episode.usage.total_tokens,
+        "started_at": iso(episode.started_at),
+        "finished_at": iso(episode.finished_at),
+        "policy_time_s": episode.policy_time_s,
+        "env_time_s": episode.env_time_s,
+    }
+
+
+def episode_from_row(row: Any) -> Episode:
+    return Episode(
+        id=row.id,
+        run_id=row.run_id,
+        seed=row.seed,
+        status=EpisodeStatus(row.status),
+        steps=row.steps,
+        env_steps=row.env_steps,
+        total_reward=row.total_reward,
+        achievements=json.loads(row.achievements),
+        termination=row.termination,
+        error=row.error,
+        tool_calls=row.tool_calls,
+        invalid_decisions=row.invalid_decisions,
+        usage=Usage(
+            prompt_tokens=row.prompt_tokens,
+            completion_tokens=row.completion_tokens,
+            total_tokens=row.total_tokens,
+        ),
+        started_at=from_iso(row.started_at),
+        finished_at=from_iso(row.finished_at),
+        policy_time_s=row.policy_time_s,
+        env_time_s=row.env_time_s,
+    )
+
+
+# -- runs ----------------------------------------------------------------------------------
+def run_columns(run: Run, redact_config: Callable[[Any], Any]) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "name": run.name,
+        "created_at": iso(run.created_at),
+        "vlmforge_version": run.vlmforge_version,
+        "trace_schema_version": run.schema_version,
+        "env_name": run.env_name,
+        "env_config": dumps(redact_config(run.env_config)),
+        "policy_name": run.policy_name,
+        "policy_config": dumps(redact_config(run.policy_config)),
+        "model": run.model,
+        "seeds": dumps(list(run.seeds)),
+        "tools": dumps(redact_config(run.tools)),
+        "system_prompt": run.system_prompt,
+        "achievements": dumps(list(run.achievements)),
+        "tags": dumps(list(run.tags)),
+    }
+
+
+def run_from_row(row: Any) -> Run:
+    return Run(
+        id=row.id,
+        name=row.name,
+        created_at=from_iso(row.created_at),
+        vlmforge_version=row.vlmforge_version,
+        schema_version=row.trace_schema_version,
+        env_name=row.env_name,
+        env_config=json.loads(row.env_config),
+        policy_name=row.policy_name,
+        policy_config=json.loads(row.policy_config),
+        model=row.model,
+        seeds=json.loads(row.seeds),
+        tools=json.loads(row.tools),
+        system_prompt=row.system_prompt,
+        achievements=json.loads(row.achievements),
+        tags=json.loads(row.tags),
+    )

@@ -1,0 +1,337 @@
+"""A trace store over any peewee database (the SQLite store is a thin subclass).
+
+A PostgreSQL store is a subclass that builds a ``peewee.PostgresqlDatabase`` and, if needed,
+overrides :meth:`PeeweeTraceStore._write_transaction` and :meth:`PeeweeTraceStore._is_alive`:
+the tables, codec, queries and migrations are shared.
+
+One store object is used by one thread at a time (the eval runner gives it a dedicated thread);
+writes are serialised by a lock in any case. Several processes may write one database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import peewee as pw
+
+from vlmforge.components import EpisodeQuery, EpisodeTrace, StepMetrics
+from vlmforge.images import PngImage
+from vlmforge.redaction import redact_config, redact_text, secret_values
+from vlmforge.trace import Episode, EpisodeStatus, Run, Step
+from vlmforge_sqlite import codec
+from vlmforge_sqlite.migrations import migrate
+from vlmforge_sqlite.models import make_models
+
+_CACHE_LIMIT = 100_000
+_MESSAGE_CACHE = 4096
+
+
+class PeeweeTraceStore:
+    """:class:`vlmforge.components.TraceStore` over a peewee database."""
+
+    def __init__(self, database: pw.Database, *, where: str, compress_level: int = 6):
+        self.db, self.where, self.level = database, where, compress_level
+        self.m = make_models(database)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self._lock = threading.RLock()
+        self._secrets = secret_values()
+        self._known_images: set[str] = set()
+        self._known_blobs: set[str] = set()
+        self._messages: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.db.connect(reuse_if_open=True)
+        self.applied_migrations = migrate(self.db, self.m, self._write_transaction, where)
+        self.recover_interrupted()
+
+    # -- hooks for other databases ---------------------------------------------------------
+    def _write_transaction(self) -> AbstractContextManager[object]:
+        """A transaction for writes (SQLite takes the write lock up front)."""
+        return self.db.atomic()
+
+    def _is_alive(self, owner: str) -> bool | None:
+        """Whether the process ``host:pid`` still runs; None when it cannot be told."""
+        host, _, pid_text = owner.rpartition(":")
+        if host != socket.gethostname() or not pid_text.isdigit():
+            return None
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    # -- redaction -------------------------------------------------------------------------
+    def _redact(self, text: str) -> str:
+        return redact_text(text, self._secrets)
+
+    def _redact_config(self, value: Any) -> Any:
+        return redact_config(value, self._secrets)
+
+    # -- runs ------------------------------------------------------------------------------
+    def create_run(self, run: Run) -> None:
+        """Insert a run; its settings are redacted first."""
+        columns = codec.run_columns(run, self._redact_config)
+        columns["system_prompt"] = run.system_prompt and self._redact(run.system_prompt)
+        with self._lock, self._write_transaction():
+            self.m.Run.insert(**columns).execute()
+
+    def update_run(self, run: Run) -> None:
+        columns = codec.run_columns(run, self._redact_config)
+        columns["system_prompt"] = run.system_prompt and self._redact(run.system_prompt)
+        columns.pop("id")
+        with self._lock, self._write_transaction():
+            self.m.Run.update(**columns).where(self.m.Run.id == run.id).execute()
+
+    def get_run(self, run_id_or_name: str) -> Run | None:
+        R = self.m.Run
+        row = R.get_or_none(R.id == run_id_or_name) or R.get_or_none(R.name == run_id_or_name)
+        return codec.run_from_row(row) if row is not None else None
+
+    def runs(self) -> Iterator[Run]:
+        R = self.m.Run
+        rows = list(R.select().order_by(R.created_at, R.id))
+        return (codec.run_from_row(r) for r in rows)
+
+    # -- episodes --------------------------------------------------------------------------
+    def start_episode(self, episode: Episode) -> None:
+        columns = codec.episode_columns(episode)
+        columns["error"] = episode.error and self._redact(episode.error)
+        with self._lock, self._write_transaction():
+            self.m.Episode.insert(owner=self.owner, **columns).execute()
+
+    def finish_episode(self, episode: Episode) -> None:
+        self._update_episode(episode, owner=None)
+
+    def _update_episode(self, episode: Episode, **extra: Any) -> None:
+        columns = codec.episode_columns(episode)
+        columns["error"] = episode.error and self._redact(episode.error)
+        for key in ("id", "run", "seed", "started_at"):
+            columns.pop(key)
+        E = self.m.Episode
+        with self._lock, self._write_transaction():
+            E.update(**columns, **extra).where(E.id == episode.id).execute()
+
+    def delete_episode(self, episode_id: str) -> None:
+        """Remove an episode, its steps and achievements (images and blobs stay: shared)."""
+        m = self.m
+        with self._lock, self._write_transaction():
+            m.Achievement.delete().where(m.Achievement.episode == episode_id).execute()
+            m.Step.delete().where(m.Step.episode == episode_id).execute()
+            m.Episode.delete().where(m.Episode.id == episode_id).execute()
+
+    def recover_interrupted(self) -> int:
+        """Mark running episodes of writers that are gone (on this host) as interrupted."""
+        E = self.m.Episode
+        rows = list(E.select(E.id, E.owner).where(E.status == EpisodeStatus.running.value))
+        dead = [r.id for r in rows if r.owner and self._is_alive(r.owner) is False]
+        if not dead:
+            return 0
+        now = codec.iso(dt.datetime.now(dt.UTC))
+        with self._lock, self._write_transaction():
+            return (
+                E.update(
+                    status=EpisodeStatus.interrupted.value,
+                    termination="interrupted",
+                    error="the process writing this episode ended before finishing it",
+                    finished_at=now,
+                    owner=None,
+                )
+                .where(E.id.in_(dead), E.status == EpisodeStatus.running.value)
+                .execute()
+            )
+
+    def get_episode(self, episode_id: str) -> Episode | None:
+        E = self.m.Episode
+        row = E.get_or_none(E.id == episode_id)
+        return codec.episode_from_row(row) if row is not None else None
+
+    def episodes(
+        self, run_ids: Sequence[str] | None = None, *, query: EpisodeQuery | None = None
+    ) -> Iterator[Episode]:
+        """Episodes matching ``query`` (and ``run_ids``), in (run, seed, id) order, streamed."""
+        query = query or EpisodeQuery()
+        if run_ids is not None:
+            query = EpisodeQuery(**{**query.__dict__, "run_ids": list(run_ids)})
+        for row in self._episode_select(query).iterator():
+            yield codec.episode_from_row(row)
+
+    def _episode_select(self, query: EpisodeQuery) -> pw.ModelSelect:
+        E, A = self.m.Episode, self.m.Achievement
+        select = E.select()
+        conditions = []
+        if query.run_ids is not None:
+            conditions.append(E.run.in_(list(query.run_ids)))
+        if query.episode_ids is not None:
+            conditions.append(E.id.in_(list(query.episode_ids)))
+        if query.statuses is not None:
+            conditions.append(E.status.in_([str(s) for s in query.statuses]))
+        if query.seeds is not None:
+            conditions.append(E.seed.in_(list(query.seeds)))
+        if query.min_unique_achievements is not None:
+            conditions.append(E.unique_achievements >= query.min_unique_achievements)
+        if query.min_steps is not None:
+            conditions.append(E.steps >= query.min_steps)
+        if query.min_total_reward is not None:
+            conditions.append(E.total_reward >= query.min_total_reward)
+        for name in query.achievements:
+            conditions.append(E.id.in_(A.select(A.episode).where(A.name == name)))
+        if conditions:
+            select = select.where(*conditions)
+        select = select.order_by(E.run, E.seed, E.id)
+        if query.limit is not None:
+            select = select.limit(query.limit)
+        return select
+
+    # -- steps -----------------------------------------------------------------------------
+    def record_step(
+        self, step: Step, images: Iterable[PngImage], episode: Episode | None = None
+    ) -> None:
+        """Insert the step, its new images and message blobs, achievements and the episode's
+        counters, in one transaction."""
+        m = self.m
+        enc = codec.encode_step(step, self._redact, self.level)
+        new_images = {i.sha256: i for i in images if i.sha256 not in self._known_images}
+        new_blobs = {k: v for k, v in enc.blobs.items() if k not in self._known_blobs}
+        with self._lock:
+            with self._write_transaction():
+                if new_blobs:
+                    m.Blob.insert_many(
+                        [{"sha256": k, "kind": "message", "data": v} for k, v in new_blobs.items()]
+                    ).on_conflict_ignore().execute()
+                if new_images:
+                    m.Image.insert_many(
+                        [
+                            {"sha256": i.sha256, "width": i.width, "height": i.height, "png": i.png}
+                            for i in new_images.values()
+                        ]
+                    ).on_conflict_ignore().execute()
+                m.Step.insert(episode=step.episode_id, payload=enc.payload, **enc.columns).execute()
+                if step.achievements:
+                    m.Achievement.insert_many(
+                        [
+                            {"episode": step.episode_id, "step_index": step.index, "name": name}
+                            for name in step.achievements
+                        ]
+                    ).execute()
+                if episode is not None:
+                    columns = codec.episode_columns(episode)
+                    columns["error"] = episode.error and self._redact(episode.error)
+                    for key in ("id", "run", "seed", "started_at"):
+                        columns.pop(key)
+                    m.Episode.update(**columns).where(m.Episode.id == episode.id).execute()
+            _remember(self._known_images, new_images)
+            _remember(self._known_blobs, new_blobs)
+
+    def steps(self, episode_id: str) -> Iterator[Step]:
+        """The episode's steps in order, exactly as recorded."""
+        S = self.m.Step
+        rows = list(
+            S.select(S.index, S.reward, S.policy_latency_s, S.env_latency_s, S.payload)
+            .where(S.episode == episode_id)
+            .order_by(S.index)
+            .tuples()
+        )
+        return (codec.decode_step(episode_id, *row, message=self._message) for row in rows)
+
+    def traces(
+        self, query: EpisodeQuery | None = None, batch_size: int = 32
+    ) -> Iterator[EpisodeTrace]:
+        """Episodes with run and steps, read ``batch_size`` episodes per steps query."""
+        runs: dict[str, Run] = {}
+        batch: list[Episode] = []
+        for episode in self.episodes(query=query):
+            batch.append(episode)
+            if len(batch) >= batch_size:
+                yield from self._traces_for(batch, runs)
+                batch = []
+        if batch:
+            yield from self._traces_for(batch, runs)
+
+    def _traces_for(self, batch: list[Episode], runs: dict[str, Run]) -> Iterator[EpisodeTrace]:
+        S = self.m.Step
+        rows = list(
+            S.select(S.episode, S.index, S.reward, S.policy_latency_s, S.env_latency_s, S.payload)
+            .where(S.episode.in_([e.id for e in batch]))
+            .order_by(S.episode, S.index)
+            .tuples()
+        )
+        by_episode: dict[str, list[Step]] = {e.id: [] for e in batch}
+        for episode_id, *rest in rows:
+            by_episode[episode_id].append(
+                codec.decode_step(episode_id, *rest, message=self._message)
+            )
+        for episode in batch:
+            run = runs.get(episode.run_id)
+            if run is None:
+                run = self.get_run(episode.run_id)
+                assert run is not None, f"episode {episode.id} has no run"
+                runs[episode.run_id] = run
+            yield EpisodeTrace(run=run, episode=episode, steps=by_episode[episode.id])
+
+    def step_metrics(self, query: EpisodeQuery | None = None) -> Iterator[StepMetrics]:
+        """Scalar step columns for the episodes matching ``query``, without decoding payloads."""
+        S, E = self.m.Step, self.m.Episode
+        ids = self._episode_select(query or EpisodeQuery()).select(E.id)
+        select = (
+            S.select(
+                S.episode,
+                S.index,
+                S.reward,
+                S.invalid,
+                S.done,
+                S.n_actions,
+                S.n_tool_calls,
+                S.prompt_tokens,
+                S.completion_tokens,
+                S.policy_latency_s,
+                S.env_latency_s,
+            )
+            .where(S.episode.in_(ids))
+            .order_by(S.episode, S.index)
+            .tuples()
+        )
+        for row in select.iterator():
+            yield StepMetrics(row[0], row[1], row[2], bool(row[3]), bool(row[4]), *row[5:])
+
+    def _message(self, sha: str) -> dict[str, Any]:
+        cached = self._messages.get(sha)
+        if cached is None:
+            B = self.m.Blob
+            data = B.select(B.data).where(B.sha256 == sha).scalar()
+            if data is None:
+                raise KeyError(f"message blob {sha} is missing from {self.where}")
+            cached = codec.decode_message(data)
+            self._messages[sha] = cached
+            if len(self._messages) > _MESSAGE_CACHE:
+                self._messages.popitem(last=False)
+        return cached  # read-only: validation builds new objects from it
+
+    # -- images ----------------------------------------------------------------------------
+    def image(self, sha256: str) -> bytes:
+        """The PNG bytes stored under ``sha256`` (KeyError if absent)."""
+        I = self.m.Image  # noqa: E741
+        data = I.select(I.png).where(I.sha256 == sha256).scalar()
+        if data is None:
+            raise KeyError(f"image {sha256} is not in {self.where}")
+        return bytes(data)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self.db.is_closed():
+                self.db.close()
+
+
+def _remember(known: set[str], new: dict[str, Any]) -> None:
+    if len(known) + len(new) > _CACHE_LIMIT:
+        known.clear()
+    known.update(new)

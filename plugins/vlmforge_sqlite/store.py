@@ -1,0 +1,106 @@
+"""The ``sqlite`` trace store: one SQLite file in WAL mode, several writers at once."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import peewee as pw
+from pydantic import Field
+
+from vlmforge.config import StrictModel
+from vlmforge.errors import VlmforgeError
+from vlmforge_sqlite.peewee_store import PeeweeTraceStore
+
+# 16 KiB pages pack ~1-2 KB PNG frames and compressed steps with little slack (4 KiB pages
+# waste ~25% on rows of that size). Only applies when the file is created.
+PAGE_SIZE = 16384
+
+
+class SqliteStoreConfig(StrictModel):
+    """``[store]`` settings for ``--store sqlite``."""
+
+    path: str = Field("traces.db", description="The database file (created if missing).")
+    busy_timeout_s: float = Field(
+        60.0, gt=0, description="How long a writer waits for another process's write lock."
+    )
+    compress_level: int = Field(
+        6, ge=0, le=9, description="zlib level for step payloads and prompt messages."
+    )
+
+
+class SqliteStore(PeeweeTraceStore):
+    """``--store sqlite`` (``--trace-db PATH`` sets ``path``)."""
+
+    config_model = SqliteStoreConfig
+
+    def __init__(self, config: SqliteStoreConfig):
+        self.config = config
+        path = Path(config.path).expanduser()
+        if path.is_dir():
+            raise VlmforgeError(f"trace store path '{path}' is a directory; give a file name.")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise VlmforgeError(
+                f"cannot create the folder for trace store '{path}': {exc}"
+            ) from None
+        self.path = path
+        database = pw.SqliteDatabase(
+            str(path),
+            pragmas=[
+                ("page_size", PAGE_SIZE),
+                ("journal_mode", "wal"),
+                ("synchronous", "normal"),
+                ("busy_timeout", int(config.busy_timeout_s * 1000)),
+                ("foreign_keys", 1),
+                ("cache_size", -16000),
+            ],
+            timeout=config.busy_timeout_s,
+            thread_safe=False,
+            check_same_thread=False,
+        )
+        try:
+            super().__init__(database, where=str(path), compress_level=config.compress_level)
+        except (pw.DatabaseError, sqlite3.DatabaseError) as exc:
+            raise VlmforgeError(
+                f"cannot open trace store '{path}': {exc}. Is it a vlmforge SQLite database?"
+            ) from None
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[object]:
+        """BEGIN IMMEDIATE (take the write lock first: no deadlocked upgrades), retried while
+        another process holds the lock beyond the busy timeout's own waiting."""
+        attempts = 0
+        while True:
+            try:
+                tx = self.db.atomic("IMMEDIATE")
+                tx.__enter__()
+                break
+            except pw.OperationalError as exc:
+                attempts += 1
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or attempts >= 5:
+                    raise
+                time.sleep(0.05 * 2**attempts)
+        try:
+            yield tx
+        except BaseException as exc:
+            tx.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        else:
+            tx.__exit__(None, None, None)
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the main file (sizes on disk are then final)."""
+        self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        if not self.db.is_closed():
+            try:
+                self.checkpoint()
+            except pw.OperationalError:
+                pass  # another writer is busy: the WAL is folded in later, nothing is lost
+        super().close()
