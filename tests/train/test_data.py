@@ -71,7 +71,7 @@ def test_bad_row_names_file_and_line(tmp_path: Path, export_dir: Path, mutate, m
     with pytest.raises(BadRowError) as err:
         read_dataset(path)
     assert f"{path}:3:" in str(err.value) and message in str(err.value)
-    examples, stats = read_dataset(path, skip_bad_rows=True)
+    _, stats = read_dataset(path, skip_bad_rows=True)
     assert (stats.rows, stats.examples, stats.skipped) == (4, 3, 1)
     assert message in stats.skipped_reasons[0]
 
