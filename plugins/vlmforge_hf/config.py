@@ -34,6 +34,11 @@ class HFPolicyConfig(StrictModel):
     )
     use_vision: bool = Field(True, description="Send the frames (False: text only).")
     system_prompt: str | None = Field(None, description="Replaces the environment's prompt.")
+    tools_in_prompt: bool = Field(
+        True,
+        description="List the tool schemas in the system turn (as the openai-sft export does); "
+        "false for models trained on exports without tools (the trl export).",
+    )
     history: HistoryMode = Field(
         "tool_calls", description='"tool_calls" (last K calls as text), "turns" or "none".'
     )

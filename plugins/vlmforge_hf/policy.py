@@ -89,7 +89,8 @@ class HFEpisodePolicy:
             use_vision=config.use_vision,
         )
         messages, images = template_messages(prompt, self.history.images(observation))
-        text = render_prompt(self.policy.loaded.processor, messages, self.env.tools or None)
+        tools = self.env.tools if config.tools_in_prompt and self.env.tools else None
+        text = render_prompt(self.policy.loaded.processor, messages, tools)
         started = time.perf_counter()
         generation: Generation = await self.policy.batcher.submit(text, images)
         latency = time.perf_counter() - started
