@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("trl")
 
-from vlmforge.prompting import build_prompt, to_openai  # noqa: E402
+from vlmforge.prompting import build_prompt, to_openai
 
 SYSTEM = "Play Crafter. Answer with one tool call."
 LABELS = {0: "move_left", 1: "move_right", 2: "move_up", 3: "move_down"}
@@ -34,7 +34,9 @@ def _observations() -> list[tuple[object, str]]:
         text = f"Go {action.split('_')[1]}."
         frame = episode.reset().images
         out.append((Observation(text=text, images=frame), action))
-        noop = ToolCall(id="n", function=FunctionCall(name="interact", arguments='{"action": "noop"}'))
+        noop = ToolCall(
+            id="n", function=FunctionCall(name="interact", arguments='{"action": "noop"}')
+        )
         frame = episode.step([noop]).observation.images
         out.append((Observation(text=text, images=frame), action))
         episode.close()
@@ -69,10 +71,10 @@ def test_full_sft_reproduces_training_actions(tmp_path: Path, tiny_model: Path) 
         model=str(tiny_model),
         dataset=str(dataset),
         output_dir=str(tmp_path / "sft"),
-        learning_rate=1e-2,
+        learning_rate=3e-3,  # 1e-2 plateaus on the marginal action
         lr_scheduler="constant",
         batch_size=8,
-        max_steps=20,
+        max_steps=50,
         save_steps=1000,
         progress=False,
     )
