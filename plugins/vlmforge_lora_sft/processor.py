@@ -90,17 +90,22 @@ def load_processor(path: str | Path, *, model_type: str | None = None) -> Any:
 
 
 def set_pixel_limits(processor: Any, min_pixels: int | None, max_pixels: int | None) -> None:
-    """Apply image size limits (in pixels) to the processor's image processor."""
+    """Apply image area limits (pixels) to the image processor's ``size`` (saved with it)."""
+    if min_pixels is None and max_pixels is None:
+        return
     image_processor = processor.image_processor
     size = dict(getattr(image_processor, "size", None) or {})
     if min_pixels is not None:
-        image_processor.min_pixels = min_pixels
         size["shortest_edge"] = min_pixels
     if max_pixels is not None:
-        image_processor.max_pixels = max_pixels
         size["longest_edge"] = max_pixels
-    if size:
-        image_processor.size = size
+    image_processor.size = size
+
+
+def pixel_limits(processor: Any) -> tuple[int | None, int | None]:
+    """(min_pixels, max_pixels) the processor applies."""
+    size = dict(getattr(processor.image_processor, "size", None) or {})
+    return size.get("shortest_edge"), size.get("longest_edge")
 
 
 def quiet_transformers() -> None:

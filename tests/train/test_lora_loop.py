@@ -76,7 +76,7 @@ def test_lora_train_resume_and_play(tmp_path: Path, cli, tiny_model: Path, expor
     adapter = json.loads((out / "adapter" / "adapter_config.json").read_text())
     assert (adapter["r"], adapter["lora_alpha"]) == (8, 16)
     processor = json.loads((out / "adapter" / "processor_config.json").read_text())
-    assert processor["image_processor"]["max_pixels"] == 12544
+    assert processor["image_processor"]["size"]["longest_edge"] == 12544
 
     # resume: a longer run continues from the last checkpoint instead of starting over
     # (in-process, with the config as the CLI resolved it, to save a second interpreter start)
