@@ -247,7 +247,10 @@ class EpisodeTrace:
 class Filter(Protocol):
     """A trace filter (``--filter NAME``).
 
-    ``apply`` returns the episode unchanged (keep), with fewer steps (trim), or ``None`` (drop).
+    ``apply`` returns the episode unchanged (keep), with fewer steps (trim), or ``None`` (drop);
+    an episode left with no steps is dropped. A filter that looks only at ``item.run`` and
+    ``item.episode`` may set the class attribute ``needs_steps = False``: ``vlmforge filter`` then
+    applies it before reading the episode's steps (``item.steps`` is empty at that point).
     """
 
     config_model: ClassVar[type]
@@ -274,7 +277,13 @@ class FunctionFilter:
 
 # -- exporters -----------------------------------------------------------------------------
 class Exporter(Protocol):
-    """Writes SFT examples for one split (``--exporter NAME``)."""
+    """Writes SFT examples for one split (``--exporter NAME``).
+
+    ``vlmforge filter`` builds one exporter per split, calls ``open(staging_dir, "train"|"val")``,
+    ``write`` once per :class:`vlmforge.dataset.rows.Example` (messages with images by sha256,
+    ``example.image(sha)`` returns the PNG bytes), then ``close()``, whose summary goes into
+    filter_stats.json. Files written under the directory are moved into the output directory.
+    """
 
     config_model: ClassVar[type]
 

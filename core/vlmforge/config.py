@@ -47,15 +47,20 @@ class TomlSource:
         keys = [str(k) for k in key_path if not isinstance(k, int)]
         if not keys:
             return None
+        # an array of tables ([[policies]]): the index picks the n-th header
+        nth = next((k for k in key_path if isinstance(k, int)), 0)
         lines = self.text.splitlines()
         table, key = keys[:-1], keys[-1]
         start = 0
         if table:
             header = re.compile(r"^\s*\[+\s*" + r"\s*\.\s*".join(map(re.escape, table)) + r"\s*\]+")
+            seen = 0
             for i, line in enumerate(lines):
                 if header.match(line):
                     start = i
-                    break
+                    if seen == nth:
+                        break
+                    seen += 1
         pattern = re.compile(r"^\s*[\"']?" + re.escape(key) + r"[\"']?\s*=")
         for i in range(start, len(lines)):
             if pattern.match(lines[i]):

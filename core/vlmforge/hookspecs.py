@@ -23,17 +23,17 @@ The interfaces each kind of component must provide live in :mod:`vlmforge.compon
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 import pluggy
+
+from vlmforge.registry import Register
 
 hookspec = pluggy.HookspecMarker("vlmforge")
 hookimpl = pluggy.HookimplMarker("vlmforge")
 
 
 @hookspec
-def register_environments(register: Any) -> None:
+def register_environments(register: Register) -> None:
     """Register environments (``--env NAME``).
 
     Called once per process, the first time any command needs the component registry.
@@ -43,7 +43,7 @@ def register_environments(register: Any) -> None:
 
 
 @hookspec
-def register_policies(register: Any) -> None:
+def register_policies(register: Register) -> None:
     """Register policies and model providers (``--policy NAME``).
 
     Called once per process, the first time any command needs the component registry.
@@ -53,7 +53,7 @@ def register_policies(register: Any) -> None:
 
 
 @hookspec
-def register_stores(register: Any) -> None:
+def register_stores(register: Register) -> None:
     """Register trace stores (``--store NAME``).
 
     Called once per process, the first time any command needs the component registry.
@@ -63,7 +63,7 @@ def register_stores(register: Any) -> None:
 
 
 @hookspec
-def register_filters(register: Any) -> None:
+def register_filters(register: Register) -> None:
     """Register trace filters (``--filter NAME``, repeatable).
 
     Called once per process, the first time any command needs the component registry.
@@ -74,7 +74,7 @@ def register_filters(register: Any) -> None:
 
 
 @hookspec
-def register_exporters(register: Any) -> None:
+def register_exporters(register: Register) -> None:
     """Register dataset exporters (``--exporter NAME``).
 
     Called once per process, the first time any command needs the component registry.
@@ -84,7 +84,7 @@ def register_exporters(register: Any) -> None:
 
 
 @hookspec
-def register_trainers(register: Any) -> None:
+def register_trainers(register: Register) -> None:
     """Register trainers (``--trainer NAME``).
 
     Called once per process, the first time any command needs the component registry.

@@ -8,7 +8,7 @@ import importlib.util
 import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from vlmforge.errors import (
     ComponentUnavailableError,
@@ -35,6 +35,20 @@ FLAG_FOR_KIND: dict[str, str] = {
     "exporter": "--exporter",
     "trainer": "--trainer",
 }
+
+
+class Register(Protocol):
+    """The ``register`` callable every component hook receives."""
+
+    def __call__(
+        self,
+        name: str,
+        factory: Callable[..., Any] | str,
+        *,
+        description: str = "",
+        requires: Iterable[str] = (),
+        install_hint: str | None = None,
+    ) -> None: ...
 
 
 @dataclass

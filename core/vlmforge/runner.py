@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -98,7 +99,8 @@ class EvalRunner:
         self.frames_dir = frames_dir
         self.events = events or RunnerEvents()
         self._env_pool = ThreadPoolExecutor(
-            max_workers=env_threads or min(32, concurrency), thread_name_prefix="vlmforge-env"
+            max_workers=env_threads or min(concurrency, (os.cpu_count() or 2) + 2),
+            thread_name_prefix="vlmforge-env",
         )
         self._store_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlmforge-store")
         self._stop: asyncio.Event | None = None
@@ -106,6 +108,7 @@ class EvalRunner:
         self._fatal: FatalPolicyError | None = None
         self._acting: dict[str, asyncio.Future[Decision]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._frame_dirs: set[Path] = set()
 
     # -- control ---------------------------------------------------------------------------
     def request_stop(self, reason: str = "interrupted") -> None:
@@ -183,7 +186,7 @@ class EvalRunner:
         try:
             env_episode = await self._in_env(_env_call, self.env.start, seed)
             observation: Observation = await self._in_env(_env_call, env_episode.reset)
-            episode_policy = await self.policy.start_episode(self.spec, seed)
+            episode_policy = await self._start_policy(seed)
             index = 0
             while True:
                 images = observation.images
@@ -204,13 +207,16 @@ class EvalRunner:
             if self._fatal is not None:
                 episode.error = f"run stopped: {self._fatal}"
         except FatalPolicyError as exc:
-            self._fatal = exc
+            if self._fatal is None:
+                self._fatal = exc
             self._stop_now("fatal policy error")
             episode.status, episode.termination = EpisodeStatus.interrupted, "interrupted"
             episode.error = f"fatal policy error: {exc}"
+            write = await self._record_failed(episode, exc, write)
         except PolicyError as exc:
             episode.status, episode.termination = EpisodeStatus.failed, "policy_error"
             episode.error = f"policy error: {exc}"
+            write = await self._record_failed(episode, exc, write)
         except _EnvError as exc:
             episode.status, episode.termination = EpisodeStatus.failed, "env_error"
             episode.error = f"environment error: {exc}"
@@ -226,6 +232,24 @@ class EvalRunner:
         await self._in_store(self.store.finish_episode, episode)
         self.events.episode_finished(episode)
         return episode
+
+    async def _record_failed(
+        self, episode: Episode, exc: PolicyError, write: asyncio.Future[None] | None
+    ) -> asyncio.Future[None] | None:
+        step = getattr(exc, "failed_step", None)
+        if step is None:
+            return write
+        if write is not None:
+            await write
+        return self._record(episode, step, getattr(exc, "failed_images", []))
+
+    async def _start_policy(self, seed: int) -> Any:
+        try:
+            return await self.policy.start_episode(self.spec, seed)
+        except PolicyError:
+            raise
+        except Exception as exc:  # a policy bug: recorded as this episode's failure
+            raise PolicyError(f"{type(exc).__name__}: {exc}") from exc
 
     async def _decide(self, episode: Episode, policy: Any, observation: Observation) -> Decision:
         assert self._stop is not None
@@ -251,19 +275,22 @@ class EvalRunner:
     ) -> tuple[Step, Observation]:
         started_at = utcnow()
         t0 = time.perf_counter()
-        decision = await self._decide(episode, policy, observation)
+        try:
+            decision = await self._decide(episode, policy, observation)
+        except PolicyError as exc:
+            if exc.decision is not None:  # the prompt and the failed LM call are recorded
+                step = self._failed_step(episode, exc, observation, index, started_at, t0)
+                self._count(episode, step)
+                exc.failed_step = step  # type: ignore[attr-defined]
+                exc.failed_images = observation.images  # type: ignore[attr-defined]
+            raise
         t1 = time.perf_counter()
         outcome: StepOutcome = await self._in_env(_env_call, env_episode.step, decision.tool_calls)
         t2 = time.perf_counter()
         step = Step(
             episode_id=episode.id,
             index=index,
-            observation=StepObservation(
-                text=observation.text,
-                images=[image.sha256 for image in observation.images],
-                ground_truth=observation.ground_truth,
-                feedback=observation.feedback,
-            ),
+            observation=_step_observation(observation),
             prompt=decision.prompt,
             reply=decision.reply,
             tool_calls=decision.tool_calls,
@@ -287,14 +314,44 @@ class EvalRunner:
             step.done, step.truncated, step.termination = True, True, "max_steps"
         return step, outcome.observation
 
+    @staticmethod
+    def _failed_step(
+        episode: Episode,
+        exc: PolicyError,
+        observation: Observation,
+        index: int,
+        started_at: Any,
+        t0: float,
+    ) -> Step:
+        decision = exc.decision
+        assert decision is not None
+        return Step(
+            episode_id=episode.id,
+            index=index,
+            observation=_step_observation(observation),
+            prompt=decision.prompt,
+            reply=decision.reply,
+            tool_calls=decision.tool_calls,
+            parsed_from_text=decision.parsed_from_text,
+            lm_call=decision.lm_call,
+            done=True,
+            termination="policy_error",
+            error=f"{type(exc).__name__}: {exc}",
+            started_at=started_at,
+            policy_latency_s=time.perf_counter() - t0,
+        )
+
     def _record(self, episode: Episode, step: Step, images: list[PngImage]) -> asyncio.Future[None]:
         """Write the step (and the episode's counters as of this step) in the store thread."""
-        snapshot = episode.model_copy(deep=True)
+        # the episode as of this step (usage is replaced, never mutated: sharing it is safe)
+        snapshot = episode.model_copy(update={"achievements": list(episode.achievements)})
         return asyncio.ensure_future(self._in_store(self._persist, step, images, snapshot))
 
     def _persist(self, step: Step, images: list[PngImage], episode: Episode) -> None:
         if self.frames_dir is not None and images:
-            write_frame(self.frames_dir, episode.seed, step.index, images[-1].png)
+            write_frame(
+                self.frames_dir, episode.seed, step.index, images[-1].png, made=self._frame_dirs
+            )
         self.store.record_step(step, images, episode)
 
     @staticmethod
@@ -322,6 +379,15 @@ def _env_call(fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
     except Exception as exc:  # an env bug or a remote env failing: recorded on the episode
         raise _EnvError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _step_observation(observation: Observation) -> StepObservation:
+    return StepObservation(
+        text=observation.text,
+        images=[image.sha256 for image in observation.images],
+        ground_truth=observation.ground_truth,
+        feedback=observation.feedback,
+    )
 
 
 def _add_usage(total: Usage, more: Usage) -> Usage:

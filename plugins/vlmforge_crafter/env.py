@@ -25,7 +25,15 @@ from vlmforge_crafter.prompt import system_prompt
 
 ACHIEVEMENTS: tuple[str, ...] = tuple(crafter.constants.achievements)
 _ACTION_INDEX = {name: i for i, name in enumerate(ACTION_NAMES)}
-assert tuple(crafter.constants.actions) == ACTION_NAMES, "crafter's action order changed"
+if tuple(crafter.constants.actions) != ACTION_NAMES:  # the tool schemas list them by name
+    raise ImportError(
+        "this crafter version orders its actions differently from vlmforge_crafter's "
+        f"{ACTION_NAMES}; install crafter 1.8.x"
+    )
+
+
+def _no_semantic_map() -> None:
+    return None
 
 
 class EpisodeOverError(VlmforgeError):
@@ -56,6 +64,10 @@ class CrafterEpisode:
             seed=self.seed,
         )
         make_deterministic(self.env)
+        # crafter's step() builds info["semantic"], a copy of the whole 64x64 map with every
+        # object drawn in (~50 us); nothing here reads it (the ground truth carries its own
+        # semantic view of the visible tiles), so it is skipped. No effect on the game.
+        self.env._sem_view = _no_semantic_map
         frame = self.env.reset()
         self.env_steps, self.done, self.unlocked = 0, False, []
         self._history.clear()

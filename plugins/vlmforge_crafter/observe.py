@@ -36,6 +36,7 @@ _KIND_OF_TYPE: dict[type, str] = {
 VITALS: tuple[str, ...] = ("health", "food", "drink", "energy")
 _FACING_NAMES = {(0, -1): "up", (0, 1): "down", (-1, 0): "left", (1, 0): "right"}
 _NAME_WIDTH = max(len(n) for n in SEMANTIC_NAMES) + 1
+_PADDED: tuple[str, ...] = tuple(name.ljust(_NAME_WIDTH) for name in SEMANTIC_NAMES)
 
 
 def kind_of(obj: Any) -> str:
@@ -77,9 +78,9 @@ class Observer:
         """The machine-readable state (schema in docs/crafter.md); kept out of prompts."""
         world, player = env._world, env._player
         x, y = int(player.pos[0]), int(player.pos[1])
-        sem = self._semantic(world, x, y)
+        sem, found = self._semantic(world, x, y)
         creatures: list[dict[str, Any]] = []
-        for r, c, kind in self._objects:
+        for r, c, kind in found:
             if kind == "player" and r == self.oy and c == self.ox:
                 continue
             dx, dy = c - self.ox, r - self.oy
@@ -110,8 +111,10 @@ class Observer:
             "semantic_view": sem,
         }
 
-    def _semantic(self, world: Any, x: int, y: int) -> list[list[int]]:
-        """rows x cols semantic ids around (x, y); also collects the objects in view."""
+    def _semantic(
+        self, world: Any, x: int, y: int
+    ) -> tuple[list[list[int]], list[tuple[int, int, str]]]:
+        """rows x cols semantic ids around (x, y), and the objects in view as (row, col, kind)."""
         x0, y0 = x - self.ox, y - self.oy
         w, h = self.area
         xa, ya = max(x0, 0), max(y0, 0)
@@ -135,8 +138,7 @@ class Observer:
                 kind = kind_of(all_objects[obj[r, c]])
                 sem[r][c] = SEMANTIC_ID.get(kind, 0)
                 found.append((r, c, kind))
-        self._objects = found
-        return sem
+        return sem, found
 
     # -- text --------------------------------------------------------------------------------
     def text(self, gt: dict[str, Any]) -> str:
@@ -162,9 +164,8 @@ class Observer:
             f"Map ({self.cols} wide x {self.rows} high, up is north; you are the 'player' "
             f"at row {self.oy + 1}, column {self.ox + 1}):",
         ]
-        lines.extend(
-            "".join(name.ljust(_NAME_WIDTH) for name in row).rstrip() for row in gt["view"]
-        )
+        padded = _PADDED
+        lines.extend("".join([padded[i] for i in row]).rstrip() for row in gt["semantic_view"])
         creatures = gt["creatures"]
         lines.append(
             "Creatures in view: "

@@ -44,44 +44,63 @@ def system_prompt(config: CrafterConfig) -> str:
         "image_only": "the game frame (image)",
         "text_only": "a text description of the game state",
     }[config.observation]
-    frames = ""
-    if config.frame_history:
+    sections = [
+        "You are playing Crafter, a 2D survival and crafting game seen from above. Your goal is "
+        "to unlock as many of the 22 achievements as possible and to stay alive.",
+        f"Each turn you see {shown}.",
+    ]
+    if config.images:
         frames = (
-            f" The last {config.frame_history} frames you saw before come first (oldest first);"
-            " the current frame is the last image."
+            f"The frame shows the {cols}x{rows} tiles around you (you are in the centre) and, "
+            "below them, your inventory."
         )
-    return f"""You are playing Crafter, a 2D survival and crafting game seen from above.
-Your goal is to unlock as many of the 22 achievements as possible and to stay alive.
+        if config.frame_history:
+            frames += (
+                f" Up to {config.frame_history} earlier frames come first (oldest first); the "
+                "current frame is the last image."
+            )
+        sections.append(frames)
+    if config.text:
+        sections.append(
+            f"The text gives the step, your health/food/drink/energy, position (x grows to the "
+            f"right, y downwards), facing direction and the tile you face, inventory, "
+            f"achievements, the time of day, a {cols}x{rows} map of tile names (you are "
+            f"'player' in the centre), the creatures in view and the nearest materials."
+        )
+    sections.append(_RULES.format(tech_tree=_tech_tree()))
+    sections.append(
+        "Tools: call exactly one tool per reply.\n"
+        f"- interact_many(actions): 1 to {config.max_actions_per_call} action names, executed "
+        "in order (execution stops early if you die).\n"
+        "- interact(action): a single action.\n"
+        "Use only the exact action names above. An invalid call is not executed: the game "
+        f'applies "{config.fallback_action}" instead and tells you what was wrong.'
+    )
+    return "\n\n".join(sections) + "\n"
 
-Each turn you see {shown}.{frames} The image shows the {cols}x{rows} tiles around you (you are in
-the centre) and, below them, your inventory. x grows to the right, y grows downwards.
 
-Survival: health, food, drink and energy each go from 0 to 9. Food drops over time: eat a cow
-(hit it with "do" until it dies) or a ripe plant. Drink drops over time: face water and "do".
-Energy drops over time: "sleep" (best at night, in a safe enclosed spot; you wake when energy is
-full). When food, drink or energy reaches 0 you lose health; health slowly regenerates
-otherwise. At health 0 you die and the episode ends. Zombies (on grass, mostly at night) and
-skeletons (in dark tunnels, they shoot arrows) attack you; lava kills instantly, never walk
-into it.
+_RULES = """Survival: health, food, drink and energy each go from 0 to 9 and drop over time.
+- Food: eat a cow (hit it with "do" until it dies) or a ripe plant.
+- Drink: face water and "do".
+- Energy: "sleep" (best at night, walled in with stone; you wake when energy is full).
+When food, drink or energy is 0 you lose health; otherwise health slowly comes back. At health 0
+you die and the episode ends. Zombies (on grass, mostly at night) and skeletons (in dark tunnels;
+they shoot arrows) attack you. Lava kills at once: never walk into it.
 
 Actions (one game step each):
 - noop: do nothing.
-- move_left, move_right, move_up, move_down: turn to face that direction and move one tile if it
-  is free (grass, sand or path). You always turn, even when blocked.
-- do: interact with the facing tile: collect a material, drink water, attack a creature, eat.
-- sleep: sleep until energy is restored.
+- move_left, move_right, move_up, move_down: face that direction and move one tile if it is free
+  (grass, sand or path). You turn even when the move is blocked.
+- do: act on the facing tile: collect a material, drink water, hit a creature, eat a plant.
+- sleep: sleep until energy is full.
 - place_stone, place_table, place_furnace, place_plant: place on the facing tile.
 - make_wood_pickaxe, make_stone_pickaxe, make_iron_pickaxe, make_wood_sword, make_stone_sword,
-  make_iron_sword: craft (needs a table, or a table and a furnace, next to you).
+  make_iron_sword: craft; "next to" means within one tile, diagonals included.
 
 Tech tree (exact requirements from the game data):
-{_tech_tree()}
-Each achievement gives +1 reward the first time; losing or gaining health gives -0.1/+0.1 each.
+{tech_tree}
 
-Tools: call exactly one tool per reply.
-- interact_many(actions): 1 to {config.max_actions_per_call} action names, executed in order
-  (execution stops if you die).
-- interact(action): a single action.
-Use only the exact action names above. An invalid call is not executed: the game applies
-"{config.fallback_action}" instead and tells you what was wrong.
-"""
+Each achievement gives +1 reward the first time; each health point lost or gained gives -0.1 or
++0.1. A good order: collect wood, place a table, make a wood pickaxe and sword, collect stone,
+make stone tools, collect coal and iron, place a furnace next to the table, make iron tools,
+collect diamond; drink, eat and sleep in between."""

@@ -17,6 +17,9 @@ from vlmforge.dataset.rows import Example
 from vlmforge.prompting import to_openai
 from vlmforge_exporters.files import JsonLines
 
+MIN_EXAMPLES = 10
+MAX_IMAGE_EXAMPLES = 50_000
+
 
 class OpenAISFTConfig(StrictModel):
     detail: Literal["low", "high", "auto"] | None = Field(
@@ -38,9 +41,11 @@ class OpenAISFTExporter:
     def __init__(self, config: OpenAISFTConfig):
         self.c = config
         self._out: JsonLines | None = None
+        self._with_images = 0
 
     def open(self, output_dir: Path, split: str) -> None:
         self._out = JsonLines(output_dir / f"{split}.jsonl")
+        self._split = split
 
     def row(self, example: Example) -> dict[str, Any]:
         messages = to_openai(example.messages, example.image)
@@ -62,8 +67,23 @@ class OpenAISFTExporter:
     def write(self, example: Example) -> None:
         assert self._out is not None, "open() first"
         self._out.write(self.row(example))
+        self._with_images += bool(example.image_hashes())
 
     def close(self) -> dict[str, Any]:
         assert self._out is not None
         self._out.close()
-        return {"file": self._out.path.name, "rows": self._out.rows}
+        summary: dict[str, Any] = {"file": self._out.path.name, "rows": self._out.rows}
+        warnings = []
+        if self._split == "train" and self._out.rows < MIN_EXAMPLES:
+            warnings.append(
+                f"{self._out.rows} training examples: OpenAI fine-tuning needs at least "
+                f"{MIN_EXAMPLES}."
+            )
+        if self._with_images > MAX_IMAGE_EXAMPLES:
+            warnings.append(
+                f"{self._with_images} examples with images in {self._out.path.name}: OpenAI "
+                f"accepts at most {MAX_IMAGE_EXAMPLES:,} per file."
+            )
+        if warnings:
+            summary["warnings"] = warnings
+        return summary

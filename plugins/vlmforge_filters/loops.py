@@ -29,8 +29,9 @@ class LoopsConfig(StrictModel):
     )
     state: Literal["frame", "ground_truth"] = Field(
         "frame",
-        description="frame: the sha256 of the newest observation image; ground_truth: the "
-        "observation's ground truth (minus ignore_keys).",
+        description="frame: the sha256 of the newest observation image (the text observation "
+        "when a step has no image); ground_truth: the observation's ground truth (minus "
+        "ignore_keys).",
     )
     ignore_keys: list[str] = Field(
         default_factory=list,
@@ -87,7 +88,7 @@ class Loops:
     @staticmethod
     def _frame(step: Step) -> Hashable:
         images = step.observation.images
-        return images[-1] if images else None
+        return images[-1] if images else ("text", step.observation.text)
 
     def _ground_truth(self, step: Step) -> Hashable:
         gt = {k: v for k, v in step.observation.ground_truth.items() if k not in self.c.ignore_keys}

@@ -15,6 +15,16 @@ def _trimmed(item: EpisodeTrace, kept: list[Step]) -> EpisodeTrace | None:
     return EpisodeTrace(run=item.run, episode=item.episode, steps=kept) if kept else None
 
 
+def provider_error(step: Step) -> bool:
+    """The model call failed: no reply came back with an error recorded, or the LM call's last
+    HTTP attempt failed. (A reply that merely held no usable tool call is not a provider error;
+    a call that succeeded after retries is not one either.)"""
+    call = step.lm_call
+    if step.reply is None and (step.error or (call is not None and call.error)):
+        return True
+    return bool(call is not None and call.attempts and call.attempts[-1].error)
+
+
 class DecisionQualityConfig(StrictModel):
     drop_invalid: bool = Field(
         True, description="Drop steps with an invalid action (unknown tool/action, bad args...)."
@@ -26,7 +36,9 @@ class DecisionQualityConfig(StrictModel):
         True, description="Drop steps with no reply, or a reply with no text and no tool call."
     )
     drop_provider_errors: bool = Field(
-        True, description="Drop steps whose LM call or step recorded an error."
+        True,
+        description="Drop steps whose model call failed (no reply and an error recorded, or "
+        "the last HTTP attempt failed).",
     )
     drop_parsed_from_text: bool = Field(
         False, description="Drop steps whose tool calls were parsed from the reply's text."
@@ -51,9 +63,7 @@ class DecisionQuality:
             step.reply is None or (not step.reply.tool_calls and not step.reply.text().strip())
         ):
             return True
-        if c.drop_provider_errors and (
-            step.error or (step.lm_call is not None and step.lm_call.error)
-        ):
+        if c.drop_provider_errors and provider_error(step):
             return True
         return bool(c.drop_parsed_from_text and step.parsed_from_text)
 

@@ -193,7 +193,7 @@ async def call_with_retries(
             if not failure.retryable:
                 raise CallFailedError(failure, attempts, failure.message) from None
             if n == settings.max_retries:
-                reason = f"{failure.message} (gave up after {n + 1} attempts)"
+                reason = f"{failure.message} (gave up after {n + 1} attempt{'s' if n else ''})"
                 raise CallFailedError(failure, attempts, reason) from None
             if failure.retry_after_s is not None:
                 if failure.retry_after_s > settings.retry_after_max_s:

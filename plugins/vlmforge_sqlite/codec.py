@@ -20,6 +20,7 @@ from vlmforge.trace import Episode, EpisodeStatus, Message, Run, Step, Usage
 REF = "$ref"
 # Columns of the step table that are not repeated in the payload.
 _STEP_COLUMNS = ("episode_id", "index", "reward", "policy_latency_s", "env_latency_s")
+_PAYLOAD_EXCLUDE = {*_STEP_COLUMNS, "prompt"}
 
 
 def dumps(value: Any) -> str:
@@ -50,26 +51,34 @@ def from_iso(value: str | None) -> dt.datetime | None:
 
 # -- steps ---------------------------------------------------------------------------------
 class EncodedStep:
-    """A step ready to insert: scalar columns, payload bytes and the message blobs it refers to."""
+    """A step ready to insert: scalar columns, payload bytes and the message blobs it refers to
+    (sha256 -> message JSON text, not yet compressed)."""
 
     __slots__ = ("blobs", "columns", "payload")
 
-    def __init__(self, columns: dict[str, Any], payload: bytes, blobs: dict[str, bytes]):
+    def __init__(self, columns: dict[str, Any], payload: bytes, blobs: dict[str, str]):
         self.columns, self.payload, self.blobs = columns, payload, blobs
 
 
 def encode_step(step: Step, redact: Callable[[str], str], level: int = 6) -> EncodedStep:
-    """Split ``step`` into columns, a compressed payload and content-addressed message blobs."""
-    data = step.model_dump(mode="json", exclude_none=True)
-    for key in _STEP_COLUMNS:
-        data.pop(key, None)
-    blobs: dict[str, bytes] = {}
-    prompt = data.get("prompt") or []
-    for i, message in enumerate(prompt[:-1]):
-        text = redact(dumps(message))
+    """Split ``step`` into columns, a compressed payload and content-addressed message blobs.
+
+    JSON is produced by pydantic's serializer (Rust) and spliced, not rebuilt in Python: this
+    runs once per step on the eval hot path.
+    """
+    blobs: dict[str, str] = {}
+    prompt_items: list[str] = []
+    last = len(step.prompt) - 1
+    for i, message in enumerate(step.prompt):
+        text = redact(message.model_dump_json(exclude_none=True))
+        if i == last:
+            prompt_items.append(text)
+            continue
         sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        blobs[sha] = compress(text, level)
-        prompt[i] = {REF: sha}
+        blobs[sha] = text  # compressed by the store only if it is new
+        prompt_items.append(f'{{"{REF}":"{sha}"}}')
+    rest = step.model_dump_json(exclude_none=True, exclude=_PAYLOAD_EXCLUDE)
+    payload = f'{{"prompt":[{",".join(prompt_items)}],{rest[1:]}' if rest != "{}" else "{}"
     usage = step.lm_call.usage if step.lm_call else Usage()
     columns = {
         "index": step.index,
@@ -84,7 +93,7 @@ def encode_step(step: Step, redact: Callable[[str], str], level: int = 6) -> Enc
         "policy_latency_s": step.policy_latency_s,
         "env_latency_s": step.env_latency_s,
     }
-    return EncodedStep(columns, compress(redact(dumps(data)), level), blobs)
+    return EncodedStep(columns, compress(redact(payload), level), blobs)
 
 
 def decode_step(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from vlmforge_sqlite.peewee_store import PeeweeTraceStore
 # 16 KiB pages pack ~1-2 KB PNG frames and compressed steps with little slack (4 KiB pages
 # waste ~25% on rows of that size). Only applies when the file is created.
 PAGE_SIZE = 16384
+_LOCK_ATTEMPTS = 4
 
 
 class SqliteStoreConfig(StrictModel):
@@ -29,6 +31,9 @@ class SqliteStoreConfig(StrictModel):
     )
     compress_level: int = Field(
         6, ge=0, le=9, description="zlib level for step payloads and prompt messages."
+    )
+    cache_mib: float = Field(
+        16.0, gt=0, description="SQLite page cache per connection, in MiB (the most it holds)."
     )
 
 
@@ -57,7 +62,7 @@ class SqliteStore(PeeweeTraceStore):
                 ("synchronous", "normal"),
                 ("busy_timeout", int(config.busy_timeout_s * 1000)),
                 ("foreign_keys", 1),
-                ("cache_size", -16000),
+                ("cache_size", -int(config.cache_mib * 1024)),
             ],
             timeout=config.busy_timeout_s,
             thread_safe=False,
@@ -82,8 +87,15 @@ class SqliteStore(PeeweeTraceStore):
                 break
             except pw.OperationalError as exc:
                 attempts += 1
-                if ("locked" not in str(exc) and "busy" not in str(exc)) or attempts >= 5:
+                if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
+                if attempts >= _LOCK_ATTEMPTS:
+                    raise VlmforgeError(
+                        f"trace store '{self.path}' stayed locked by another writer for "
+                        f"{_LOCK_ATTEMPTS} x busy_timeout_s ({self.config.busy_timeout_s:g} s); "
+                        "is a process stuck holding it? Raise [store] busy_timeout_s to wait "
+                        "longer."
+                    ) from None
                 time.sleep(0.05 * 2**attempts)
         try:
             yield tx
@@ -99,8 +111,7 @@ class SqliteStore(PeeweeTraceStore):
 
     def close(self) -> None:
         if not self.db.is_closed():
-            try:
+            # another writer busy: the WAL is folded in later, nothing is lost
+            with contextlib.suppress(pw.OperationalError):
                 self.checkpoint()
-            except pw.OperationalError:
-                pass  # another writer is busy: the WAL is folded in later, nothing is lost
         super().close()

@@ -8,7 +8,6 @@ test can say exactly which steps a filter must remove.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 from pathlib import Path
@@ -64,36 +63,75 @@ def open_store(path: Path) -> Any:
     return get_registry().create("store", "sqlite", {"path": str(path)})
 
 
-def record_random_eval(path: Path, seeds: list[int], max_steps: int) -> None:
-    """Real Crafter + the random policy + sqlite, through the eval runner."""
-    from vlmforge.plugins import get_registry
-    from vlmforge.runner import EvalRunner, new_id
+def record_random_eval(path: Path, seeds: str, max_steps: int) -> None:
+    """``vlmforge eval``: real Crafter + the random policy + sqlite, in a subprocess."""
+    from tests.conftest import run_cli
 
-    registry = get_registry()
-    env = registry.create("environment", "crafter", {"max_steps": max_steps})
-    policy = registry.create("policy", "random", {"actions_per_call": 2})
-    spec = env.spec()
-    store = open_store(path)
-    run = Run(
-        id=new_id(),
-        name=f"random-{path.stem}",
-        vlmforge_version=__version__,
-        env_name="crafter",
-        env_config=env.config_dict(),
-        policy_name="random",
-        policy_config=policy.describe(),
-        model=policy.model_name(),
-        seeds=seeds,
-        tools=spec.tools,
-        system_prompt=spec.system_prompt,
-        achievements=spec.achievements,
-    )
-    store.create_run(run)
-    runner = EvalRunner(env=env, spec=spec, policy=policy, store=store, run=run, seeds=seeds)
-    try:
-        asyncio.run(runner.run())
-    finally:
-        store.close()
+    result = run_cli(
+        "eval", "--env", "crafter", "--policy", "random", "--seeds", seeds,
+        "--max-steps", str(max_steps), "--trace-db", str(path), "--run-name", "random",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def llm_reply(n: int) -> Any:
+    """The loopback model's answer to its n-th request: a fixed cycle of six behaviours
+    (step index % 6 with one episode in flight), and an HTTP 500 on request 28."""
+    from vlmforge.testing.openai_server import Reply
+
+    if n == 28:
+        return Reply.server_error(500)
+    return [
+        lambda: Reply.tool_call("interact_many", {"actions": ["move_left"]}),
+        lambda: Reply.qwen_tool_call("interact_many", {"actions": ["do"]}),
+        lambda: Reply.text("I am not sure what to do."),
+        lambda: Reply.tool_call("interact_many", "{not json"),
+        lambda: Reply.tool_call("interact_many", {"actions": ["fly"]}),
+        lambda: Reply.tool_call("interact_many", {"actions": ["noop"]}),
+    ][n % 6]()
+
+
+def record_llm_eval(path: Path) -> None:
+    """``vlmforge eval`` with the real openai policy against a loopback OpenAI-protocol server:
+    seeds 0-2, 12 decisions each; seed 2 fails at its 5th decision (HTTP 500, no retries)."""
+    import itertools
+    import threading
+
+    from tests.conftest import run_cli
+    from vlmforge.testing.openai_server import OpenAIServer
+
+    counter, lock = itertools.count(), threading.Lock()
+
+    def respond(request: Any) -> Any:
+        with lock:
+            n = next(counter)
+        return llm_reply(n)
+
+    with OpenAIServer(respond) as server:
+        config = path.with_suffix(".toml")
+        config.write_text(
+            f"""run_name = "llm"
+seeds = "0-2"
+max_steps = 12
+[env]
+name = "crafter"
+max_actions_per_call = 4
+[policy]
+name = "openai"
+model = "test-model"
+base_url = "{server.base_url}"
+api_key_env = "VLMFORGE_TEST_OPENAI_KEY"
+max_retries = 0
+use_vision = true
+[store]
+name = "sqlite"
+path = "{path}"
+"""
+        )
+        result = run_cli(
+            "eval", "--config", str(config), env={"VLMFORGE_TEST_OPENAI_KEY": "sk-test-secret-42"}
+        )
+    assert result.returncode == 0, result.stderr
 
 
 class CraftedTraces:
@@ -175,7 +213,8 @@ def make_step(
     if reply == "tool":
         message, tool_calls = Message(role="assistant", tool_calls=[call]), [call]
     elif reply == "text":
-        text_reply = f'<tool_call>{{"name": "interact_many", "arguments": {{"actions": ["{action}"]}}}}</tool_call>'
+        payload = json.dumps({"name": "interact_many", "arguments": {"actions": [action]}})
+        text_reply = f"<tool_call>{payload}</tool_call>"
         message = Message(role="assistant", content=text_reply)
         tool_calls = [call] if parsed else []
     elif reply == "empty":

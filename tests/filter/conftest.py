@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.filter.builders import CraftedTraces, record_random_eval
+from tests.filter.builders import CraftedTraces, record_llm_eval, record_random_eval
 from vlmforge.trace import EpisodeStatus
 
 # Episode id -> number of steps, for the crafted database (see build_crafted).
@@ -33,29 +33,48 @@ def build_crafted(path: Path) -> None:
             {
                 "action": actions[i % 5],
                 "reward": 1.0 if i in (5, 10) else 0.0,
-                "achievements": ("collect_wood",) if i == 5 else ("place_table",) if i == 10 else (),
+                "achievements": ("collect_wood",)
+                if i == 5
+                else ("place_table",)
+                if i == 10
+                else (),
             }
             for i in range(12)
         ],
         seed=1,
     )
-    t.episode("failed", [{"action": actions[i % 5], "frame": 100 + i} for i in range(6)], seed=2,
-              status=EpisodeStatus.failed)
-    t.episode("interrupted", [{"action": actions[i % 5], "frame": 110 + i} for i in range(4)],
-              seed=3, status=EpisodeStatus.interrupted)
+    t.episode(
+        "failed",
+        [{"action": actions[i % 5], "frame": 100 + i} for i in range(6)],
+        seed=2,
+        status=EpisodeStatus.failed,
+    )
+    t.episode(
+        "interrupted",
+        [{"action": actions[i % 5], "frame": 110 + i} for i in range(4)],
+        seed=3,
+        status=EpisodeStatus.interrupted,
+    )
     # steps 3..12 repeat move_left 10 times; frames all differ
     t.episode(
         "loop-actions",
-        [{"action": "move_left" if 3 <= i <= 12 else actions[i % 5], "frame": 200 + i}
-         for i in range(15)],
+        [
+            {"action": "move_left" if 3 <= i <= 12 else actions[i % 5], "frame": 200 + i}
+            for i in range(15)
+        ],
         seed=4,
     )
     # steps 2..9 all show frame 300 (8 steps in the same state); actions differ
     t.episode(
         "loop-state",
-        [{"action": actions[i % 5], "frame": 300 if i >= 2 else 290 + i,
-          "ground_truth": {"pos": [1, 1] if i >= 2 else [0, i], "step": i}}
-         for i in range(10)],
+        [
+            {
+                "action": actions[i % 5],
+                "frame": 300 if i >= 2 else 290 + i,
+                "ground_truth": {"pos": [1, 1] if i >= 2 else [0, i], "step": i},
+            }
+            for i in range(10)
+        ],
         seed=5,
     )
     t.episode(
@@ -91,5 +110,13 @@ def crafted_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def random_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real Crafter episodes from the random policy (4 seeds, 40 env steps each)."""
     path = tmp_path_factory.mktemp("random") / "random.db"
-    record_random_eval(path, seeds=list(range(4)), max_steps=40)
+    record_random_eval(path, seeds="0-3", max_steps=40)
+    return path
+
+
+@pytest.fixture(scope="session")
+def llm_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The openai policy against a scripted loopback server (see builders.record_llm_eval)."""
+    path = tmp_path_factory.mktemp("llm") / "llm.db"
+    record_llm_eval(path)
     return path

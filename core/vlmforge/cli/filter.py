@@ -93,4 +93,7 @@ def command(
         return
     out = console()
     out.print(stats.table())
+    for split, summary in stats.exports.items():
+        for warning in summary.get("warnings", []):
+            out.print(f"[yellow]warning ({split}):[/] {warning}", markup=True)
     out.print(f"wrote {cfg.output_dir}/ ({cfg.exporter}); stats in {cfg.output_dir / STATS_FILE}")

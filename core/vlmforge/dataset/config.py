@@ -9,6 +9,8 @@ from pydantic import ConfigDict, Field, model_validator
 
 from vlmforge.config import StrictModel
 
+SQLITE_READ_CACHE_MIB = 2.0
+
 
 class FilterEntry(StrictModel):
     """One ``[[filters]]`` table: ``name`` plus the filter's own settings (validated by it)."""
@@ -65,7 +67,9 @@ class FilterConfig(StrictModel):
     )
     store: str = Field("sqlite", description="The trace store component. --store")
     store_options: dict[str, Any] = Field(
-        default_factory=dict, description="Extra settings for the store (besides its path)."
+        default_factory=dict,
+        description="Extra settings for the store (besides its path). For the bundled sqlite "
+        "store, cache_mib defaults to 2 here: a stream of reads needs no big page cache.",
     )
     filters: list[FilterEntry] = Field(
         default_factory=lambda: [FilterEntry(name="status")],
@@ -88,6 +92,12 @@ class FilterConfig(StrictModel):
     )
     shuffle: bool = Field(True, description="Shuffle rows (seeded) within each split.")
     progress: bool = Field(True, description="Show a progress bar over episodes.")
+
+    @model_validator(mode="after")
+    def _small_sqlite_cache(self) -> FilterConfig:
+        if self.store == "sqlite" and "cache_mib" not in self.store_options:
+            self.store_options = {**self.store_options, "cache_mib": SQLITE_READ_CACHE_MIB}
+        return self
 
     @model_validator(mode="after")
     def _unique_filter_names(self) -> FilterConfig:

@@ -167,9 +167,9 @@ def run_filter(cfg: FilterConfig, registry: Any, toml: TomlSource | None = None)
     stats.settings = json.loads(cfg.model_dump_json())
     try:
         with contextlib.closing(source), _Progress(cfg.progress) as progress:
-            spool = Spool(staging / "rows.spool")
+            spool = Spool(staging)
             try:
-                keys, strata = _pass_one(cfg, source, chain, spool, stats, progress)
+                keys, strata = _pass_one(cfg, source, chain, spool, stats, progress, staging)
                 val = validation_episodes(keys, strata, cfg.val_fraction, cfg.seed, cfg.stratify)
                 _pass_two(cfg, source, spool, val, exporters, staging, stats, progress)
             finally:
@@ -190,10 +190,28 @@ def _pass_one(
     spool: Spool,
     stats: FilterStats,
     progress: _Progress,
+    staging: Path,
 ) -> tuple[list[str], list[int]]:
     """Filter and build rows episode by episode; returns the kept episodes' keys and strata."""
     builder = RowBuilder(cfg.rows)
-    deduper = Deduper(cfg.dedupe)
+    deduper = Deduper(cfg.dedupe, staging / "dedupe.sqlite")
+    try:
+        return _filter_and_spool(cfg, source, chain, spool, stats, progress, builder, deduper)
+    finally:
+        deduper.close()
+        (staging / "dedupe.sqlite").unlink(missing_ok=True)
+
+
+def _filter_and_spool(
+    cfg: FilterConfig,
+    source: Source,
+    chain: FilterChain,
+    spool: Spool,
+    stats: FilterStats,
+    progress: _Progress,
+    builder: RowBuilder,
+    deduper: Deduper,
+) -> tuple[list[str], list[int]]:
     keys: list[str] = []
     strata: list[int] = []
     stats.input_runs = source.run_count()
@@ -237,16 +255,12 @@ def _pass_two(
     episodes: dict[str, set[int]] = {"train": set(), "val": set()}
     counts = {"train": 0, "val": 0}
     order = row_order(len(spool), cfg.seed, cfg.shuffle)
-    for row, messages, tools, metadata in progress.track(
-        spool.rows(iter(order)), len(spool), "writing rows"
+    for messages, tools, metadata, episode, src in progress.track(
+        spool.rows(order), len(spool), "writing rows"
     ):
-        episode = spool.episodes[row]
         split = "val" if episode in val else "train"
         example = Example(
-            messages=messages,
-            tools=tools,
-            metadata=metadata,
-            image=partial(source.image, spool.sources[row]),
+            messages=messages, tools=tools, metadata=metadata, image=partial(source.image, src)
         )
         exporters[split].write(example)
         counts[split] += 1

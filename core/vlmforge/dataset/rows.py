@@ -43,9 +43,13 @@ class RowCounts:
 
     no_reply: int = 0
     empty_reply: int = 0
+    malformed_tool_call: int = 0  # arguments that are not a JSON object: not a valid target
     too_many_images: int = 0
     too_long: int = 0
     truncated_steps: int = 0  # episode mode, overflow="truncate"
+
+    def add(self, reason: str) -> None:
+        setattr(self, reason, getattr(self, reason) + 1)
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
@@ -102,13 +106,24 @@ def assistant_message(step: Step, cfg: RowsConfig) -> tuple[Message | None, str 
     if cfg.assistant == "tool_calls":
         if not step.tool_calls:
             return None, "empty_reply"
+        if not all(_json_object(c.function.arguments) for c in step.tool_calls):
+            return None, "malformed_tool_call"
         return Message(role="assistant", content=None, tool_calls=list(step.tool_calls)), None
     reply = step.reply
     if reply is None:
         return None, "no_reply"
     if not reply.tool_calls and not reply.text().strip():
         return None, "empty_reply"
+    if not all(_json_object(c.function.arguments) for c in reply.tool_calls or ()):
+        return None, "malformed_tool_call"
     return Message(role="assistant", content=reply.content, tool_calls=reply.tool_calls), None
+
+
+def _json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 def last_user(prompt: list[Message]) -> Message | None:
@@ -174,7 +189,7 @@ class RowBuilder:
         for step in item.steps:
             assistant, reason = assistant_message(step, self.cfg)
             if assistant is None:
-                setattr(self.counts, reason or "no_reply", getattr(self.counts, reason or "") + 1)
+                self.counts.add(reason or "no_reply")
                 continue
             messages = self._fit_step(list(step.prompt), assistant)
             if messages is None:
@@ -216,8 +231,7 @@ class RowBuilder:
             user = last_user(step.prompt)
             assistant, reason = assistant_message(step, self.cfg)
             if user is None or assistant is None:
-                attr = reason or "no_reply"
-                setattr(self.counts, attr, getattr(self.counts, attr) + 1)
+                self.counts.add(reason or "no_reply")
                 continue
             turns.append((step, user, assistant))
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from vlmforge.components import TraceStore
 from vlmforge.errors import VlmforgeError
 from vlmforge.trace import Episode, Run, Step
+
+IMAGE_CACHE_SIZE = 256  # PNGs kept in memory (a 64x64 Crafter frame is 1-5 KB)
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Source:
             raise ValueError("one label per store")
         self.stores, self.labels = list(stores), list(labels)
         self._runs: list[dict[str, Run]] = [{r.id: r for r in s.runs()} for s in self.stores]
+        self._images: OrderedDict[tuple[int, str], bytes] = OrderedDict()
 
     def run_count(self) -> int:
         return sum(len(r) for r in self._runs)
@@ -63,7 +67,17 @@ class Source:
         return steps
 
     def image(self, source: int, sha256: str) -> bytes:
-        return self.stores[source].image(sha256)
+        """PNG bytes, through a small LRU cache (frames recur across rows and turns)."""
+        key = (source, sha256)
+        png = self._images.get(key)
+        if png is not None:
+            self._images.move_to_end(key)
+            return png
+        png = self.stores[source].image(sha256)
+        self._images[key] = png
+        if len(self._images) > IMAGE_CACHE_SIZE:
+            self._images.popitem(last=False)
+        return png
 
     def close(self) -> None:
         for store in self.stores:

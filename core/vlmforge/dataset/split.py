@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 import random
-from array import array
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 
 def validation_episodes(
@@ -57,9 +56,49 @@ def _allot(total: int, sizes: dict[int, int]) -> dict[int, int]:
     return quotas
 
 
-def row_order(n: int, seed: int, shuffle: bool) -> array:
-    """Row indices in output order: a seeded permutation, or as produced (8 bytes a row)."""
-    order = array("q", range(n))
-    if shuffle:
-        random.Random(f"rows:{seed}").shuffle(order)
-    return order
+class FeistelPermutation:
+    """A seeded pseudo-random permutation of ``range(n)`` computed on the fly (no memory per
+    element): a 4-round Feistel network over the smallest even-bit domain holding ``n``, with
+    cycle-walking back into range."""
+
+    ROUNDS = 4
+
+    def __init__(self, n: int, seed: int):
+        self.n = n
+        bits = max(2, (max(n, 2) - 1).bit_length())
+        self.half = (bits + 1) // 2
+        self.mask = (1 << self.half) - 1
+        rng = random.Random(f"rows:{seed}")
+        self.keys = [rng.getrandbits(64) for _ in range(self.ROUNDS)]
+
+    def _round(self, value: int, key: int) -> int:
+        x = (value * 0x9E3779B97F4A7C15 + key) & 0xFFFFFFFFFFFFFFFF
+        x ^= x >> 29
+        x = (x * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        x ^= x >> 32
+        return x & self.mask
+
+    def _encrypt(self, i: int) -> int:
+        left, right = i >> self.half, i & self.mask
+        for key in self.keys:
+            left, right = right, left ^ self._round(right, key)
+        return (left << self.half) | right
+
+    def __getitem__(self, i: int) -> int:
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        x = self._encrypt(i)
+        while x >= self.n:
+            x = self._encrypt(x)
+        return x
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        return (self[i] for i in range(self.n))
+
+
+def row_order(n: int, seed: int, shuffle: bool) -> Iterable[int]:
+    """Row indices in output order: a seeded permutation, or as produced."""
+    return FeistelPermutation(n, seed) if shuffle else range(n)

@@ -1,0 +1,37 @@
+"""Run ``vlmforge eval ARGS`` in this process and write peak RSS and torch status as JSON.
+
+Usage: ``python benchmarks/_eval_child.py OUT.json -- eval ...``
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+
+
+def main() -> None:
+    out, args = sys.argv[1], sys.argv[3:]
+    sys.argv = ["vlmforge", *args]
+    from vlmforge.cli import main as cli_main
+
+    code = 0
+    try:
+        cli_main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    with open(out, "w", encoding="utf-8") as fh:
+        json.dump(
+            {
+                "exit_code": code,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                "torch_imported": "torch" in sys.modules,
+                "transformers_imported": "transformers" in sys.modules,
+            },
+            fh,
+        )
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,176 @@
+"""What ``vlmforge eval`` shows: a progress bar (stderr), one line per episode, summary tables.
+
+Nothing here prints observations, prompts or images: only counts and names (no base64, ever).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from vlmforge.runner import RunnerEvents
+from vlmforge.trace import Episode, EpisodeStatus, Step
+
+
+def episode_line(episode: Episode, label: str | None = None) -> str:
+    """``seed 7: 50 steps, 3 achievements, reward 3.2, 12 tool calls, 0 invalid``."""
+    prefix = f"[{label}] " if label else ""
+    line = (
+        f"{prefix}seed {episode.seed}: {episode.env_steps} steps, "
+        f"{episode.unique_achievements} achievements, reward {episode.total_reward:.1f}, "
+        f"{episode.tool_calls} tool calls, {episode.invalid_decisions} invalid"
+    )
+    if episode.status != EpisodeStatus.done:
+        line += f" [{episode.status.value}"
+        if episode.error:
+            line += f": {_short(episode.error)}"
+        line += "]"
+    return line
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class EvalProgress:
+    """Progress bar on stderr (terminals only) plus episode lines on stdout."""
+
+    def __init__(self, out: Console, err: Console, total: int, label: str | None):
+        self.out, self.label = out, label
+        self.steps = 0
+        self.started = time.perf_counter()
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("episodes, {task.fields[steps]} steps, {task.fields[rate]:.1f} steps/s"),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not err.is_terminal,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        # Both on one terminal: print above the live bar (through its console) so the bar is not
+        # torn; otherwise episode lines go to stdout (a file or pipe) and the bar to stderr.
+        self.lines = err if (err.is_terminal and out.is_terminal) else out
+        self.task = self.progress.add_task(label or "eval", total=total, steps=0, rate=0.0)
+
+    def __enter__(self) -> EvalProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def events(self) -> RunnerEvents:
+        return RunnerEvents(step_recorded=self._step, episode_finished=self._finished)
+
+    def _step(self, episode: Episode, step: Step) -> None:
+        self.steps += len(step.actions)
+        rate = self.steps / max(time.perf_counter() - self.started, 1e-9)
+        self.progress.update(self.task, steps=self.steps, rate=rate)
+
+    def _finished(self, episode: Episode) -> None:
+        self.progress.advance(self.task)
+        self.lines.print(
+            episode_line(episode, self.label), markup=False, highlight=False, soft_wrap=True
+        )
+
+
+def _fmt(value: Any, unit: str = "", digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}{unit}"
+    return f"{value}{unit}"
+
+
+def _cost(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.4f}"
+
+
+def _latency(summary: dict[str, Any], kind: str) -> str:
+    p50, p95 = summary[f"{kind}_latency_p50_s"], summary[f"{kind}_latency_p95_s"]
+    if p50 is None:
+        return "-"
+    return f"{p50 * 1000:.1f} / {p95 * 1000:.1f} ms"
+
+
+SUMMARY_ROWS: list[tuple[str, Any]] = [
+    ("episodes", lambda s: _episodes(s)),
+    ("steps (env) / decisions", lambda s: f"{s['steps']} / {s['decisions']}"),
+    (
+        "unique achievements mean / median",
+        lambda s: f"{s['unique_achievements_mean']:.2f} / {s['unique_achievements_median']:.1f}",
+    ),
+    (
+        "BALROG progression",
+        lambda s: f"{s['progression_pct']:.2f}% ± {s['progression_sem_pct']:.2f}",
+    ),
+    ("Crafter score", lambda s: f"{s['crafter_score_pct']:.2f}%"),
+    ("reward mean", lambda s: f"{s['reward_mean']:.2f} ± {s['reward_sem']:.2f}"),
+    (
+        "invalid decisions",
+        lambda s: f"{s['invalid_decisions']} ({100 * s['invalid_decision_rate']:.1f}%)",
+    ),
+    ("tokens in / out", lambda s: f"{_fmt(s['prompt_tokens'])} / {_fmt(s['completion_tokens'])}"),
+    ("estimated cost", lambda s: _cost(s["cost_usd"])),
+    ("policy latency p50 / p95", lambda s: _latency(s, "policy")),
+    ("env latency p50 / p95", lambda s: _latency(s, "env")),
+    ("wall time", lambda s: _fmt(s["wall_time_s"], " s", 1)),
+    ("steps/s", lambda s: _fmt(s["steps_per_s"], "", 1)),
+]
+
+
+def _episodes(s: dict[str, Any]) -> str:
+    extra = [f"{n} {k}" for k, n in s["episodes_by_status"].items() if n and k != "done"]
+    return f"{s['episodes']}" + (f" ({', '.join(extra)})" if extra else "")
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    title = f"{summary['run_name']}: {summary['policy']}" + (
+        f" ({summary['model']})" if summary["model"] else ""
+    )
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, fn in SUMMARY_ROWS:
+        table.add_row(name, fn(summary))
+    return table
+
+
+def achievements_table(summaries: Sequence[dict[str, Any]], labels: Sequence[str]) -> Table:
+    """Success rate (%) per achievement, one column per run; achievements never seen folded."""
+    names = list(summaries[0]["success_rates_pct"])
+    table = Table(title="achievement success rates (% of episodes)", title_justify="left")
+    table.add_column("achievement")
+    for label in labels:
+        table.add_column(label, justify="right")
+    hidden = 0
+    for name in names:
+        rates = [s["success_rates_pct"].get(name, 0.0) for s in summaries]
+        if not any(rates):
+            hidden += 1
+            continue
+        table.add_row(name, *(f"{r:.1f}" for r in rates))
+    if hidden:
+        table.add_row(f"({hidden} others)", *("0.0" for _ in summaries))
+    return table
+
+
+def comparison_table(summaries: Sequence[dict[str, Any]], labels: Sequence[str]) -> Table:
+    """Side by side: one column per policy run, same seeds."""
+    table = Table(title="comparison (same seeds)", title_justify="left")
+    table.add_column("metric")
+    for label in labels:
+        table.add_column(label, justify="right")
+    for name, fn in SUMMARY_ROWS:
+        table.add_row(name, *(fn(s) for s in summaries))
+    return table

@@ -1,0 +1,296 @@
+"""``vlmforge traces``: look at what a trace store holds (runs, episodes, steps, frames)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vlmforge.cli.options import plugins_dir_option
+from vlmforge.errors import ConfigError
+
+
+def _store_options(func: Any) -> Any:
+    func = click.option(
+        "--trace-db",
+        default="traces.db",
+        show_default=True,
+        metavar="PATH",
+        help="Database file (the store's 'path' setting).",
+    )(func)
+    func = click.option(
+        "--store",
+        "store_name",
+        default="sqlite",
+        show_default=True,
+        metavar="NAME",
+        help="Trace store.",
+    )(func)
+    return plugins_dir_option(func)
+
+
+def open_store(store_name: str, trace_db: str, plugins_dirs: tuple[str, ...]) -> Any:
+    """Build the store; a missing SQLite file is an error (reading never creates one)."""
+    from vlmforge.cli.options import load_registry
+    from vlmforge.components_build import build_component
+
+    registry = load_registry(plugins_dirs)
+    if store_name == "sqlite" and not Path(trace_db).exists():
+        raise ConfigError(f"trace database '{trace_db}' does not exist; pass --trace-db PATH.")
+    return build_component(registry, "store", store_name, {"path": trace_db}, where="--trace-db")
+
+
+def find_episode(store: Any, ref: str) -> Any:
+    """An episode by id, or ``RUN:SEED`` (run name or id)."""
+    episode = store.get_episode(ref)
+    if episode is not None:
+        return episode
+    run_ref, sep, seed = ref.rpartition(":")
+    if sep and seed.isdigit():
+        run = store.get_run(run_ref)
+        if run is not None:
+            from vlmforge.components import EpisodeQuery
+
+            found = list(store.episodes(query=EpisodeQuery(run_ids=[run.id], seeds=[int(seed)])))
+            if found:
+                return found[-1]
+    raise ConfigError(
+        f"no episode '{ref}' in the trace store; give an episode id or RUN:SEED "
+        "(see `vlmforge traces list`)."
+    )
+
+
+@click.group("traces")
+def command() -> None:
+    """List and inspect recorded runs and episodes."""
+
+
+@command.command("list")
+@click.option("--run", "run_ref", default=None, help="Only this run (name or id).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_store_options
+def list_cmd(
+    run_ref: str | None,
+    as_json: bool,
+    store_name: str,
+    trace_db: str,
+    plugins_dirs: tuple[str, ...],
+) -> None:
+    """Runs and their episodes."""
+    from rich.table import Table
+
+    from vlmforge.cli.output import console
+
+    store = open_store(store_name, trace_db, plugins_dirs)
+    try:
+        runs = list(store.runs())
+        if run_ref is not None:
+            runs = [r for r in runs if run_ref in (r.id, r.name)]
+            if not runs:
+                raise ConfigError(f"no run '{run_ref}' in {trace_db}.")
+        episodes = list(store.episodes([r.id for r in runs]))
+    finally:
+        store.close()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "runs": [
+                        r.model_dump(mode="json", exclude={"tools", "system_prompt"}) for r in runs
+                    ],
+                    "episodes": [e.model_dump(mode="json") for e in episodes],
+                },
+                indent=2,
+            )
+        )
+        return
+    table = Table(title="runs", title_justify="left")
+    for col in ("name", "id", "created", "env", "policy", "model", "episodes"):
+        table.add_column(col)
+    for r in runs:
+        eps = [e for e in episodes if e.run_id == r.id]
+        done = sum(e.status.value == "done" for e in eps)
+        table.add_row(
+            r.name,
+            r.id,
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+            r.env_name,
+            r.policy_name,
+            r.model or "-",
+            f"{done}/{len(eps)} done",
+        )
+    console().print(table)
+    table = Table(title="episodes", title_justify="left")
+    for col in (
+        "id",
+        "run",
+        "seed",
+        "status",
+        "steps",
+        "decisions",
+        "achievements",
+        "reward",
+        "invalid",
+    ):
+        table.add_column(col)
+    names = {r.id: r.name for r in runs}
+    for e in episodes:
+        table.add_row(
+            e.id,
+            names.get(e.run_id, e.run_id),
+            str(e.seed),
+            e.status.value,
+            str(e.env_steps),
+            str(e.steps),
+            str(e.unique_achievements),
+            f"{e.total_reward:.1f}",
+            str(e.invalid_decisions),
+        )
+    console().print(table)
+
+
+@command.command("show")
+@click.argument("episode_ref", metavar="EPISODE")
+@click.option("--json", "as_json", is_flag=True, help="Print the steps as JSON (images by hash).")
+@_store_options
+def show_cmd(
+    episode_ref: str, as_json: bool, store_name: str, trace_db: str, plugins_dirs: tuple[str, ...]
+) -> None:
+    """One episode's steps: actions, rewards, achievements, invalid decisions."""
+    from rich.table import Table
+
+    from vlmforge.cli.eval_display import episode_line
+    from vlmforge.cli.output import console
+
+    store = open_store(store_name, trace_db, plugins_dirs)
+    try:
+        episode = find_episode(store, episode_ref)
+        steps = list(store.steps(episode.id))
+    finally:
+        store.close()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "episode": episode.model_dump(mode="json"),
+                    "steps": [s.model_dump(mode="json") for s in steps],
+                },
+                indent=2,
+            )
+        )
+        return
+    console().print(
+        f"episode {episode.id} ({episode.status.value}, termination {episode.termination or '-'})",
+        markup=False,
+    )
+    console().print(episode_line(episode), markup=False, soft_wrap=True)
+    table = Table()
+    for col in ("step", "actions", "reward", "achievements", "invalid", "reply"):
+        table.add_column(col)
+    for s in steps:
+        invalid = ", ".join(i.kind for i in s.invalid) or (
+            "no tool call" if not s.tool_calls else ""
+        )
+        reply = s.reply.text() if s.reply is not None else ""
+        table.add_row(
+            str(s.index),
+            " ".join(s.actions),
+            f"{s.reward:g}",
+            ", ".join(s.achievements),
+            invalid,
+            _clip(reply or s.error or ""),
+        )
+    console().print(table)
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@command.command("stats")
+@click.option("--run", "run_ref", default=None, help="Only this run (name or id).")
+@click.option("--prices", default=None, metavar="PATH", help="Extra per-model prices (TOML).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_store_options
+def stats_cmd(
+    run_ref: str | None,
+    prices: str | None,
+    as_json: bool,
+    store_name: str,
+    trace_db: str,
+    plugins_dirs: tuple[str, ...],
+) -> None:
+    """Summary metrics per run (the same numbers as `vlmforge eval`, minus wall time)."""
+    from vlmforge.cli.eval_display import achievements_table, comparison_table, summary_table
+    from vlmforge.cli.output import console
+    from vlmforge.pricing import load_prices
+    from vlmforge.summary import summarize
+
+    table_prices = load_prices(prices)
+    store = open_store(store_name, trace_db, plugins_dirs)
+    try:
+        runs = list(store.runs())
+        if run_ref is not None:
+            runs = [r for r in runs if run_ref in (r.id, r.name)]
+            if not runs:
+                raise ConfigError(f"no run '{run_ref}' in {trace_db}.")
+        summaries = [summarize(store, r, prices=table_prices) for r in runs]
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps({"version": 1, "runs": summaries}, indent=2))
+        return
+    if not summaries:
+        console().print("no runs.")
+        return
+    labels = [s["run_name"] for s in summaries]
+    console().print(
+        summary_table(summaries[0]) if len(summaries) == 1 else comparison_table(summaries, labels)
+    )
+    console().print(achievements_table(summaries, labels))
+
+
+@command.command("frames")
+@click.argument("episode_ref", metavar="EPISODE")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder for step_NNN.png and episode.gif.",
+)
+@click.option("--gif-ms", default=120, show_default=True, help="GIF frame duration (ms).")
+@_store_options
+def frames_cmd(
+    episode_ref: str,
+    out_dir: str,
+    gif_ms: int,
+    store_name: str,
+    trace_db: str,
+    plugins_dirs: tuple[str, ...],
+) -> None:
+    """Write each step's frame as PNG plus an animated GIF of the episode."""
+    from vlmforge.cli.output import console
+    from vlmforge.frames import write_gif
+
+    store = open_store(store_name, trace_db, plugins_dirs)
+    try:
+        episode = find_episode(store, episode_ref)
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        pngs = []
+        for step in store.steps(episode.id):
+            if not step.observation.images:
+                continue
+            png = store.image(step.observation.images[-1])
+            (out / f"step_{step.index:03d}.png").write_bytes(png)
+            pngs.append(png)
+    finally:
+        store.close()
+    if not pngs:
+        raise ConfigError(f"episode {episode.id} has no frames (was it run without images?).")
+    gif = write_gif(out / "episode.gif", pngs, duration_ms=gif_ms)
+    console().print(f"wrote {len(pngs)} frames and {gif}", markup=False)
