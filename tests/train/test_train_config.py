@@ -186,3 +186,22 @@ def test_pixel_limits_change_image_tokens(tiny_model: Path) -> None:
     assert tokens(None, None) == 4
     assert tokens(112 * 112, None) == 16  # upscaled to 112x112
     assert tokens(None, 28 * 28) == 1  # downscaled to one token
+
+
+def test_hf_eval_example_config_loads() -> None:
+    """configs/hf_eval_tiny.toml is a valid eval config whose [policy] the hf policy accepts."""
+    from vlmforge.eval_config import load_eval_config
+    from vlmforge.plugins import get_registry
+    from vlmforge_hf.config import HFPolicyConfig
+
+    path = ROOT / "configs" / "hf_eval_tiny.toml"
+    flags = dict.fromkeys(
+        ("run_name", "seeds", "concurrency", "max_steps", "frames_dir", "json_summary", "env",
+         "policy", "model", "store", "trace_db")
+    )  # fmt: skip
+    config = load_eval_config(str(path), flags).config
+    (policy,) = config.policy_list()
+    assert policy.name == "hf"
+    assert get_registry().get("policy", "hf").config_model() is HFPolicyConfig
+    settings = validate(HFPolicyConfig, policy.settings(), str(path))
+    assert settings.adapter == "runs/train-lora-tiny" and settings.batch_size == 8
