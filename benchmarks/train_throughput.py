@@ -34,14 +34,14 @@ LR = 5e-3
 
 
 def make_export(work: Path, seeds: int, max_steps: int) -> Path:
-    """Real traces (crafter + random policy + sqlite via the eval runner) -> openai-sft export."""
+    """Real traces (`vlmforge eval`: crafter + random policy + sqlite) -> openai-sft export."""
     import subprocess
 
     sys.path.insert(0, str(ROOT))
     from tests.filter.builders import record_random_eval
 
     db = work / "traces.db"
-    record_random_eval(db, seeds=list(range(seeds)), max_steps=max_steps)
+    record_random_eval(db, seeds=f"0-{seeds - 1}", max_steps=max_steps)
     out = work / "export"
     subprocess.run(
         [sys.executable, "-m", "vlmforge", "filter", "--trace-db", str(db), "--exporter",

@@ -1,6 +1,6 @@
 """Shared fixtures for the train tests: a real export and a tiny model, built once per session.
 
-The export is REAL: Crafter episodes played by the random policy through the eval runner into a
+The export is REAL: Crafter episodes played by the random policy through `vlmforge eval` into a
 SQLite store, then exported by the ``openai-sft`` and ``trl`` exporters through `vlmforge filter`.
 """
 
@@ -21,7 +21,7 @@ def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``openai-sft/{train,val}.jsonl`` and ``trl/{train,val}.jsonl`` from real Crafter traces."""
     root = tmp_path_factory.mktemp("export")
     db = root / "traces.db"
-    record_random_eval(db, seeds=[0, 1, 2], max_steps=24)
+    record_random_eval(db, seeds="0-2", max_steps=24)
     for exporter in ("openai-sft", "trl"):
         result = run_cli(
             "filter",

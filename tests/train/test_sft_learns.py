@@ -74,12 +74,14 @@ def test_full_sft_reproduces_training_actions(tmp_path: Path, tiny_model: Path) 
         learning_rate=3e-3,  # 1e-2 plateaus on the marginal action
         lr_scheduler="constant",
         batch_size=8,
-        max_steps=50,
+        max_steps=100,  # the action tokens leave the 1-in-4 plateau at ~50
         save_steps=1000,
         progress=False,
     )
     summary = FullSFTTrainer(config).train()
-    assert summary["final_loss"] < summary["first_loss"] / 4
+    curve = json.loads((tmp_path / "sft" / "loss_curve.json").read_text())["train"]
+    losses = [round(p["loss"], 3) for p in curve]
+    assert summary["final_loss"] < summary["first_loss"] / 4, losses
 
     policy = registry.create(
         "policy",
@@ -104,4 +106,4 @@ def test_full_sft_reproduces_training_actions(tmp_path: Path, tiny_model: Path) 
         args = json.loads(calls[0].function.arguments) if calls else {}
         predicted.append((args.get("actions") or [None])[0])
     correct = sum(p == action for p, (_, action) in zip(predicted, observations, strict=True))
-    assert correct >= 6, f"predicted {predicted}"  # chance: 2 of 8
+    assert correct >= 6, f"predicted {predicted}, loss curve {losses[::5]}"  # chance: 2 of 8
