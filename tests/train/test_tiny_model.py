@@ -76,3 +76,40 @@ def test_tokenizer_corpus_shortens_sequences(tmp_path: Path, export_dir: Path) -
     taught = len(train_tokenizer(extra_texts=corpus_texts([corpus]))(system)["input_ids"])
     assert taught < plain / 3
     assert not any(t.startswith("data:") for t in corpus_texts([corpus]))
+
+
+def test_hub_style_checkpoint_loads_without_torchvision(tmp_path: Path) -> None:
+    """A folder laid out like a Hub Qwen2-VL repo (preprocessor_config.json naming the stock
+    processor class, chat_template.json, a video preprocessor config) loads through the
+    image-only processor on this torchvision-free machine."""
+    import importlib.util
+    import shutil
+
+    from vlmforge_lora_sft.processor import load_processor
+    from vlmforge_lora_sft.tiny import build_tiny
+
+    build_tiny("qwen2-vl", tmp_path / "tiny")
+    hub = tmp_path / "hub"
+    shutil.copytree(tmp_path / "tiny", hub)
+    saved = json.loads((hub / "processor_config.json").read_text())
+    (hub / "processor_config.json").unlink()
+    image = saved["image_processor"] | {"processor_class": "Qwen2VLProcessor"}
+    (hub / "preprocessor_config.json").write_text(json.dumps(image))
+    (hub / "video_preprocessor_config.json").write_text(json.dumps(image))
+    template = (hub / "chat_template.jinja").read_text()
+    (hub / "chat_template.jinja").unlink()
+    (hub / "chat_template.json").write_text(json.dumps({"chat_template": template}))
+    processor = load_processor(hub)
+    assert type(processor).__name__ == "ImageOnlyQwen2VLProcessor"
+    assert processor.chat_template == template
+    frame = Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8))
+    out = processor(text=["<|vision_start|><|image_pad|><|vision_end|>"], images=[[frame]])
+    assert out["image_grid_thw"].tolist() == [[1, 4, 4]]
+    if importlib.util.find_spec("torchvision") is None:
+        from transformers import AutoProcessor, ProcessorMixin
+
+        try:  # what vlmforge works around: no processor (only a tokenizer, or an error)
+            stock = AutoProcessor.from_pretrained(hub)
+        except (OSError, ValueError, AttributeError, ImportError):
+            stock = None
+        assert not isinstance(stock, ProcessorMixin)
