@@ -15,7 +15,8 @@ class HFPolicyConfig(StrictModel):
 
     model: str | None = Field(
         None,
-        description="Base model folder or id (default: the adapter's base_model_name_or_path).",
+        description="Base model folder or id (default: the adapter's base_model_name_or_path); "
+        "a `vlmforge train --trainer sft` output folder uses its model/.",
     )
     adapter: str | None = Field(
         None, description="LoRA adapter folder, or a `vlmforge train` output folder."

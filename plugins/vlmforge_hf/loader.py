@@ -73,6 +73,11 @@ def load(
         dtype = "bfloat16" if device == "cuda" and torch.cuda.is_bf16_supported() else "float32"
     adapter_dir = resolve_adapter(adapter) if adapter else None
     base = model or adapter_base(adapter_dir)  # type: ignore[arg-type]
+    if (
+        not (Path(base) / "config.json").is_file()
+        and (Path(base) / "model" / "config.json").is_file()
+    ):
+        base = str(Path(base) / "model")  # a `vlmforge train --trainer sft` output folder
     processor_dir = adapter_dir if adapter_dir and _has_processor(adapter_dir) else base
     processor = load_processor(processor_dir, model_type=model_type_for(base))
     set_pixel_limits(processor, min_pixels, max_pixels)

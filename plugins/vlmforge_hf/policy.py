@@ -15,7 +15,7 @@ import json
 import time
 from typing import Any
 
-from vlmforge.components import Decision, EnvSpec, Observation
+from vlmforge.components import Decision, EnvSpec, Observation, PolicyError
 from vlmforge.images import PngImage
 from vlmforge.prompting import PromptHistory
 from vlmforge.toolcalls import parse_tool_calls_from_text
@@ -92,7 +92,10 @@ class HFEpisodePolicy:
         tools = self.env.tools if config.tools_in_prompt and self.env.tools else None
         text = render_prompt(self.policy.loaded.processor, messages, tools)
         started = time.perf_counter()
-        generation: Generation = await self.policy.batcher.submit(text, images)
+        try:
+            generation: Generation = await self.policy.batcher.submit(text, images)
+        except (RuntimeError, ValueError) as exc:  # e.g. out of memory: this episode fails
+            raise PolicyError(f"hf generate failed: {exc}") from exc
         latency = time.perf_counter() - started
         self.calls += 1
         reply = Message(role="assistant", content=generation.text)

@@ -86,7 +86,7 @@ def test_full_sft_reproduces_training_actions(tmp_path: Path, tiny_model: Path) 
     policy = registry.create(
         "policy",
         "hf",
-        {"model": str(tmp_path / "sft" / "model"), "history": "none", "system_prompt": SYSTEM,
+        {"model": str(tmp_path / "sft"), "history": "none", "system_prompt": SYSTEM,
          "max_new_tokens": 40, "batch_size": 8, "tools_in_prompt": False},
     )  # fmt: skip
 
