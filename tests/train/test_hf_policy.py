@@ -85,3 +85,46 @@ def test_bad_settings(tmp_path: Path) -> None:
         _policy({"adapter": str(tmp_path)})
     with pytest.raises(ConfigError, match="unknown key 'temprature'"):
         _policy({"model": "m", "temprature": 0.5})
+
+
+def test_batch_wait_collects_late_requests() -> None:
+    """batch_wait_ms: requests arriving within the wait share one batch; with no wait they don't."""
+    from vlmforge_hf.batcher import Batcher
+
+    def run_batch(requests):
+        return [r.text.upper() for r in requests]
+
+    async def staggered(wait_s: float) -> tuple[list[str], list[int]]:
+        batcher = Batcher(run_batch, batch_size=8, wait_s=wait_s)
+
+        async def late(text: str, delay: float) -> str:
+            await asyncio.sleep(delay)
+            return await batcher.submit(text, [])
+
+        results = await asyncio.gather(late("a", 0.0), late("b", 0.05), late("c", 0.1))
+        await batcher.aclose()
+        return list(results), batcher.batch_sizes
+
+    results, sizes = asyncio.run(staggered(0.5))
+    assert results == ["A", "B", "C"] and sizes == [3]
+    results, sizes = asyncio.run(staggered(0.0))
+    assert results == ["A", "B", "C"] and sizes == [1, 1, 1]
+
+
+def test_generate_errors_fail_the_episode_not_the_process() -> None:
+    from vlmforge_hf.batcher import Batcher
+
+    def boom(requests):
+        raise RuntimeError("CUDA out of memory")
+
+    async def go():
+        batcher = Batcher(boom, batch_size=2, wait_s=0.0)
+        try:
+            with pytest.raises(RuntimeError, match="out of memory"):
+                await batcher.submit("x", [])
+            with pytest.raises(RuntimeError):  # the worker survives and serves the next request
+                await batcher.submit("y", [])
+        finally:
+            await batcher.aclose()
+
+    asyncio.run(go())
