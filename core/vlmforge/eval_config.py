@@ -129,7 +129,7 @@ def load_eval_config(path: str | None, overrides: dict[str, Any]) -> LoadedEvalC
     """Read ``path`` (optional) and apply command-line ``overrides``.
 
     ``overrides`` keys: run_name, seeds, concurrency, max_steps, frames_dir, json_summary, env,
-    policy, model, store, trace_db (None = not given).
+    env_urls, policy, model, store, trace_db (None = not given).
     """
     source = load_toml(path) if path else None
     data: dict[str, Any] = dict(source.data) if source else {}
@@ -144,6 +144,14 @@ def load_eval_config(path: str | None, overrides: dict[str, Any]) -> LoadedEvalC
         if env.get("name") != overrides["env"]:
             env, _ = {}, overridden.add("env")
         data["env"] = {**env, "name": overrides["env"]}
+    if overrides.get("env_urls"):  # --env-url (repeatable): the servers of --env remote
+        env = data.get("env") if isinstance(data.get("env"), dict) else {"name": "remote"}
+        if env.get("name") != "remote":
+            raise ConfigError(
+                f"--env-url is for --env remote (environments served by `vlmforge serve`), "
+                f"not --env {env.get('name')}; drop --env-url or use --env remote."
+            )
+        data["env"] = {**env, "env_urls": list(overrides["env_urls"])}
     if overrides.get("policy"):
         current = data.get("policy") if isinstance(data.get("policy"), dict) else {}
         if current.get("name") != overrides["policy"] or "policies" in data:

@@ -39,10 +39,13 @@ def parse_tool_calls_from_text(text: str | None, *, id_prefix: str = "text_call"
 
     ``arguments`` given as an object is serialised with :func:`json.dumps`; given as a string it is
     kept verbatim (it may be invalid JSON: the environment reports that as malformed arguments).
-    Calls get the ids ``f"{id_prefix}_{i}"`` (i from 0).
+    Calls get the ids ``f"{id_prefix}_{i}"`` (i from 0). Reasoning in ``<think>...</think>``
+    (Qwen3, QwQ, DeepSeek-R1) is skipped: only what follows the last ``</think>`` is the answer.
     """
     if not text:
         return []
+    if "</think>" in text:
+        text = text.rsplit("</think>", 1)[1]
     blocks = "<tool_call>" in text
     chunks = [m.group(1) for m in _BLOCK.finditer(text)] if blocks else [text]
     found: list[tuple[str, str]] = []

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import os
 import random
 import time
@@ -24,7 +23,6 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import openai
-from openai.types.chat import ChatCompletion
 
 from vlmforge.components import (
     Decision,
@@ -36,15 +34,11 @@ from vlmforge.components import (
 from vlmforge.errors import ConfigError
 from vlmforge.prompting import PromptHistory, to_openai
 from vlmforge.toolcalls import parse_tool_calls_from_text
-from vlmforge.trace import FunctionCall, LMCall, Message, ToolCall, Usage
+from vlmforge.trace import LMCall, Message
 from vlmforge_openai.config import OpenAIPolicyConfig
 from vlmforge_openai.models import ModelQuirks, quirks_for, resolve_vision
-from vlmforge_openai.retry import (
-    CallFailedError,
-    MalformedResponseError,
-    RetrySettings,
-    call_with_retries,
-)
+from vlmforge_openai.reply import CompletionReply, parse_completion
+from vlmforge_openai.retry import CallFailedError, RetrySettings, call_with_retries
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 NO_KEY_PLACEHOLDER = "EMPTY"  # sent when api_key_env = "" (vLLM/Ollama/llama.cpp without auth)
@@ -183,62 +177,54 @@ class OpenAIPolicy:
         """Send one request (with retries) and turn the reply into a Decision."""
         params = self.request_params(env)
         client = self.client()
-        tools = {"tools": env.tools} if env.tools else {}
+        body = request_body(wire, env.tools, params)
 
-        async def send() -> ChatCompletion:
-            raw = await client.chat.completions.with_raw_response.create(
-                messages=wire,  # type: ignore[arg-type]
-                **tools,
-                **params,
+        async def send() -> CompletionReply:
+            # client.post is the official client's own request path (transport, auth headers,
+            # typed errors) without create()'s per-call walk of the typed params and response
+            # models, which costs milliseconds per request with image messages (see
+            # benchmarks/provider_overhead.py). The JSON body is read by parse_completion.
+            data = await client.post(
+                "/chat/completions",
+                cast_to=dict,
+                body=body,
+                options={"security": {"bearer_auth": True}},
             )
-            parsed = raw.parse()
-            if not isinstance(parsed, ChatCompletion):
-                kind = raw.headers.get("content-type", "?")
-                raise MalformedResponseError(f"the reply is not a chat completion ({kind})")
-            if not parsed.choices:
-                raise MalformedResponseError("the reply has no choices")
-            return parsed
+            return parse_completion(data)
 
         started = time.perf_counter()
         try:
-            completion, attempts = await call_with_retries(
+            reply, attempts = await call_with_retries(
                 send, self.retry, secret=self._api_key, rng=rng
             )
         except CallFailedError as failed:
             raise self._failure(failed, prompt, params, time.perf_counter() - started) from None
         latency = time.perf_counter() - started
-        return self._decision(completion, prompt, params, attempts, latency, step)
+        return self._decision(reply, prompt, params, attempts, latency, step)
 
     # -- internals ------------------------------------------------------------------------
     def _decision(
         self,
-        completion: ChatCompletion,
+        received: CompletionReply,
         prompt: list[Message],
         params: dict[str, Any],
         attempts: list[Any],
         latency: float,
         step: int,
     ) -> Decision:
-        choice = completion.choices[0]
-        message = choice.message
-        native = [_tool_call(i, call) for i, call in enumerate(message.tool_calls or [])]
-        reply = Message(role="assistant", content=message.content, tool_calls=native or None)
+        native = received.tool_calls
+        reply = Message(role="assistant", content=received.content, tool_calls=native or None)
         tool_calls, from_text = native, False
-        if not native and self.config.parse_text_tool_calls and message.content:
-            tool_calls = parse_tool_calls_from_text(message.content, id_prefix=f"text{step}")
+        if not native and self.config.parse_text_tool_calls and received.content:
+            tool_calls = parse_tool_calls_from_text(received.content, id_prefix=f"text{step}")
             from_text = bool(tool_calls)
-        usage = completion.usage
-        error = None if tool_calls else self._no_tool_call_reason(choice, message, usage)
+        error = None if tool_calls else self._no_tool_call_reason(received)
         lm_call = LMCall(
             provider=self.provider,
-            model=completion.model or self.config.model,
+            model=received.model or self.config.model,
             params=params,
-            finish_reason=choice.finish_reason,
-            usage=Usage(
-                prompt_tokens=getattr(usage, "prompt_tokens", None),
-                completion_tokens=getattr(usage, "completion_tokens", None),
-                total_tokens=getattr(usage, "total_tokens", None),
-            ),
+            finish_reason=received.finish_reason,
+            usage=received.usage,
             latency_s=latency,
             retries=len(attempts) - 1,
             attempts=attempts,
@@ -253,12 +239,11 @@ class OpenAIPolicy:
             error=error,
         )
 
-    def _no_tool_call_reason(self, choice: Any, message: Any, usage: Any) -> str:
-        finish = choice.finish_reason
+    def _no_tool_call_reason(self, received: CompletionReply) -> str:
+        finish = received.finish_reason
         if finish == "length":
-            details = getattr(usage, "completion_tokens_details", None)
-            reasoning = getattr(details, "reasoning_tokens", None)
-            spent = getattr(usage, "completion_tokens", None)
+            reasoning = received.reasoning_tokens
+            spent = received.usage.completion_tokens
             used = f"{spent} completion tokens" if spent is not None else "the whole budget"
             if reasoning:
                 used += f", {reasoning} of them reasoning"
@@ -270,13 +255,13 @@ class OpenAIPolicy:
                 f"{self.max_tokens}) before calling a tool (finish_reason 'length', {used}); "
                 f"{fix}."
             )
-        if getattr(message, "refusal", None):
-            return f"the model refused: {message.refusal}"
+        if received.refusal:
+            return f"the model refused: {received.refusal}"
         if finish == "content_filter":
             return (
                 "the provider's content filter stopped the reply (finish_reason 'content_filter')."
             )
-        if not message.content:
+        if not received.content:
             return f"the reply has neither tool calls nor text (finish_reason {finish!r})."
         if self.config.parse_text_tool_calls:
             return "the reply has no tool calls and no tool call parses from its text."
@@ -286,7 +271,12 @@ class OpenAIPolicy:
         self, failed: CallFailedError, prompt: list[Message], params: dict[str, Any], latency: float
     ) -> PolicyError:
         failure = failed.failure
-        if failure.fatal:
+        if failure.kind == "quota":
+            message = (
+                f"{self.provider} says the account has no quota left: {failed.reason}. Add credit "
+                f"or use another key. Stopping the run."
+            )
+        elif failure.fatal:
             where = f"${self.config.api_key_env}" if self.config.api_key_env else "no key"
             message = (
                 f"{self.provider} refused the credentials ({where}): {failed.reason}. Check the "
@@ -372,15 +362,13 @@ class OpenAIEpisodePolicy:
         return decision
 
 
-def _tool_call(index: int, call: Any) -> ToolCall:
-    """The reply's tool call as received (arguments verbatim; no id: a positional one)."""
-    function = getattr(call, "function", None)
-    name = getattr(function, "name", None) or ""
-    arguments = getattr(function, "arguments", None)
-    if arguments is None:
-        arguments = ""
-    elif not isinstance(arguments, str):  # some servers send an object instead of a JSON string
-        arguments = json.dumps(arguments)
-    return ToolCall(
-        id=call.id or f"call_{index}", function=FunctionCall(name=name, arguments=arguments)
-    )
+def request_body(
+    wire: list[dict[str, Any]], tools: list[dict[str, Any]], params: dict[str, Any]
+) -> dict[str, Any]:
+    """The JSON body sent: messages, tools, the params, and extra_body's fields merged in."""
+    body: dict[str, Any] = {"messages": wire}
+    if tools:
+        body["tools"] = tools
+    body.update((k, v) for k, v in params.items() if k != "extra_body")
+    body.update(params.get("extra_body", {}))
+    return body

@@ -7,7 +7,8 @@ attempt is ours and lands in ``LMCall.attempts`` with its status, latency, error
 - retried: 408, 409, 429, 5xx, connection errors, timeouts, and replies that are not valid
   chat-completion JSON (a proxy's HTML error page, a truncated body);
 - not retried: other 4xx (bad request, not found, ...): the episode fails with the message;
-- fatal: 401 and 403 (bad key, no access): the whole run stops.
+- fatal: 401 and 403 (bad key, no access) and an exhausted quota (``insufficient_quota``, sent
+  as a 429): the whole run stops, since every later call would fail the same way.
 
 Waits: ``Retry-After``/``retry-after-ms`` when the server sends one (honoured as given, up to
 ``retry_after_max_s``; beyond that we give up rather than hang), otherwise exponential backoff
@@ -34,6 +35,8 @@ T = TypeVar("T")
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 FATAL_STATUS = frozenset({401, 403})
+# error codes that no retry fixes and that every later call would hit too (stop the run)
+FATAL_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
 
 
 class MalformedResponseError(Exception):
@@ -62,6 +65,7 @@ class Failure:
     retryable: bool
     fatal: bool = False
     retry_after_s: float | None = None
+    kind: str = ""  # "auth" or "quota" for fatal failures
 
 
 class CallFailedError(Exception):
@@ -122,7 +126,9 @@ def classify(exc: BaseException, secret: str | None, timeout_s: float) -> Failur
         message = redact(f"HTTP {status}: {_error_message(exc)}", secret)
         retry_after = parse_retry_after(exc.response.headers)
         if status in FATAL_STATUS:
-            return Failure(status, message, retryable=False, fatal=True)
+            return Failure(status, message, retryable=False, fatal=True, kind="auth")
+        if _error_code(exc) in FATAL_CODES:
+            return Failure(status, message, retryable=False, fatal=True, kind="quota")
         retryable = status in RETRYABLE_STATUS or status >= 500
         return Failure(status, message, retryable=retryable, retry_after_s=retry_after)
     if isinstance(exc, openai.APITimeoutError):
@@ -138,6 +144,15 @@ def classify(exc: BaseException, secret: str | None, timeout_s: float) -> Failur
         return Failure(exc.status_code, message, retryable=True)
     if isinstance(exc, json.JSONDecodeError):
         return Failure(200, f"malformed JSON in the response ({exc.msg})", retryable=True)
+    return None
+
+
+def _error_code(exc: openai.APIStatusError) -> str | None:
+    body = exc.body
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    if isinstance(inner, dict):
+        code = inner.get("code") or inner.get("type")
+        return str(code) if code else None
     return None
 
 

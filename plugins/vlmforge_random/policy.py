@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from vlmforge.components import Decision, EnvSpec, Observation
+from vlmforge.components import Decision, EnvSpec, FatalPolicyError, Observation
 from vlmforge.config import StrictModel
 from vlmforge.prompting import build_prompt
 from vlmforge.trace import FunctionCall, Message, ToolCall
@@ -51,7 +51,9 @@ def _pick_tool(env: EnvSpec) -> str:
         return "interact"
     if names and names[0]:
         return str(names[0])
-    raise ValueError(f"environment '{env.name}' exposes no tools for the random policy")
+    raise FatalPolicyError(
+        f"environment '{env.name}' exposes no tools, so the random policy has nothing to call"
+    )
 
 
 class RandomPolicy:

@@ -39,6 +39,7 @@ def _oneline(text: str) -> str:
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
 def test_example_configs_load_and_build(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key-000000")
+    monkeypatch.setenv("SYNTH_API_KEY", "sk-test-not-a-real-key-000000")  # eval_synth.toml
     loaded = load_eval_config(str(path), _flags())
     registry = get_registry()
     cfg = loaded.config

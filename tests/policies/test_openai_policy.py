@@ -318,3 +318,30 @@ def test_concurrent_episodes_share_one_client_with_separate_histories(
     # the same policy works again in a fresh event loop (client per loop)
     srv.push(Reply.text("again"))
     assert one(policy).reply.content == "again"
+
+
+def test_html_pages_from_a_proxy_are_retried(openai_server, policy_config) -> None:
+    srv = openai_server(
+        [
+            Reply.html(status=502),
+            Reply.html(status=200),
+            Reply.tool_call("interact", {"action": "do"}),
+        ]
+    )
+    lm = one(make_policy(policy_config(srv))).lm_call
+    assert [a.status for a in lm.attempts] == [502, 200, 200]
+    assert "502 Bad Gateway" in lm.attempts[0].error
+    assert "not a JSON object" in lm.attempts[1].error
+
+
+def test_exhausted_quota_stops_the_run_without_retrying(openai_server, policy_config) -> None:
+    quota = Reply.error(
+        429,
+        "You exceeded your current quota.",
+        type="insufficient_quota",
+        code="insufficient_quota",
+    )
+    srv = openai_server([quota, Reply.text("never")])
+    err = failure(make_policy(policy_config(srv)))
+    assert isinstance(err, FatalPolicyError) and "no quota left" in str(err)
+    assert len(srv.chat_requests) == 1

@@ -101,3 +101,18 @@ def test_binds_loopback_only_and_stops() -> None:
         assert srv.base_url == f"http://127.0.0.1:{port}/v1"
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_subprocess_server_for_benchmarks() -> None:
+    from vlmforge.testing.openai_server import serve_in_subprocess
+
+    with serve_in_subprocess(latency_s=0.05, tool="interact", arguments={"action": "do"}) as url:
+        response = httpx.post(f"{url}/chat/completions", json={"model": "m"}, timeout=10)
+        call = response.json()["choices"][0]["message"]["tool_calls"][0]["function"]
+        assert call == {"name": "interact", "arguments": '{"action": "do"}'}
+        assert response.elapsed.total_seconds() >= 0.05
+    try:
+        httpx.post(f"{url}/chat/completions", json={"model": "m"}, timeout=2)
+        raise AssertionError("the server process is still answering")
+    except httpx.ConnectError:
+        pass

@@ -74,3 +74,11 @@ def test_use_vision_controls_the_recorded_prompt() -> None:
 def test_unknown_key() -> None:
     with pytest.raises(ConfigError, match="unknown key 'seed_ofset'"):
         make_policy({"seed_ofset": 1}, "random")
+
+
+def test_environment_without_tools_stops_the_run() -> None:
+    from vlmforge.components import FatalPolicyError
+
+    policy = make_policy({}, "random")
+    with pytest.raises(FatalPolicyError, match="exposes no tools"):
+        asyncio.run(policy.start_episode(make_spec(tools=[]), 0))

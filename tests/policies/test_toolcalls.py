@@ -89,6 +89,16 @@ def test_nothing_parses_means_no_call(text: str | None) -> None:
     assert parse_tool_calls_from_text(text) == []
 
 
+def test_calls_inside_thinking_are_not_the_answer() -> None:
+    text = (
+        '<think>maybe <tool_call>{"name": "a", "arguments": {}}</tool_call>? no.</think>\n'
+        '<tool_call>{"name": "b", "arguments": {}}</tool_call>'
+    )
+    assert [c.function.name for c in parse_tool_calls_from_text(text)] == ["b"]
+    unfinished = '<think>I will call {"name": "a", "arguments": {}}</think>'
+    assert parse_tool_calls_from_text(unfinished) == []
+
+
 def test_only_block_contents_count_when_blocks_exist() -> None:
     text = (
         'Example: {"name": "fake", "arguments": {}}\n'

@@ -34,6 +34,13 @@ class PlannedRun:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Eval TOML file.")
 @click.option("--env", default=None, metavar="NAME", help="Environment (overrides [env] name).")
 @click.option(
+    "--env-url",
+    "env_urls",
+    multiple=True,
+    metavar="URL",
+    help="A `vlmforge serve` server for --env remote (repeatable; implies --env remote).",
+)
+@click.option(
     "--policy", default=None, metavar="NAME", help="Policy (replaces [policy]/[[policies]])."
 )
 @click.option("--model", default=None, help="Model name for the policy (sets its 'model').")
