@@ -49,6 +49,7 @@ def test_tiny_families_build_and_reload(tmp_path: Path, family: str) -> None:
     assert out.shape[1] > inputs["input_ids"].shape[1]  # it generated
 
 
+@pytest.mark.slow
 def test_models_tiny_cli(tmp_path: Path, cli, export_dir: Path) -> None:
     corpus = export_dir / "openai-sft" / "train.jsonl"
     result = cli(
@@ -78,6 +79,7 @@ def test_tokenizer_corpus_shortens_sequences(tmp_path: Path, export_dir: Path) -
     assert not any(t.startswith("data:") for t in corpus_texts([corpus]))
 
 
+@pytest.mark.slow
 def test_hub_style_checkpoint_loads_without_torchvision(tmp_path: Path) -> None:
     """A folder laid out like a Hub Qwen2-VL repo (preprocessor_config.json naming the stock
     processor class, chat_template.json, a video preprocessor config) loads through the
