@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from vlmforge.components import EnvSpec, Observation
 from vlmforge.images import PngImage, png_data_url
 from vlmforge.trace import ImagePart, Message, TextPart, ToolCall
+
+T = TypeVar("T")
 
 
 def observation_message(
@@ -65,6 +67,49 @@ def tool_call_to_openai(call: ToolCall) -> dict[str, Any]:
     }
 
 
+def map_parts(
+    parts: Iterable[TextPart | ImagePart],
+    text: Callable[[TextPart], T],
+    image: Callable[[ImagePart], T],
+) -> list[T]:
+    """Each part of a message's content through ``text`` or ``image``, in order."""
+    return [text(p) if isinstance(p, TextPart) else image(p) for p in parts]
+
+
+def text_part(part: TextPart) -> dict[str, Any]:
+    return {"type": "text", "text": part.text}
+
+
+def chat_messages(
+    messages: Sequence[Message],
+    *,
+    image: Callable[[ImagePart], dict[str, Any]],
+    tool_call: Callable[[ToolCall], dict[str, Any]] = tool_call_to_openai,
+    names: bool = True,
+) -> list[dict[str, Any]]:
+    """Stored messages -> chat-message dicts, walked part by part.
+
+    String content is kept verbatim; a list of parts becomes text parts and ``image(part)`` for
+    each image (called in order). Tool calls go through ``tool_call``; ``tool_call_id`` and (with
+    ``names``) ``name`` are copied when set.
+    """
+    out: list[dict[str, Any]] = []
+    for msg in messages:
+        item: dict[str, Any] = {"role": msg.role}
+        if isinstance(msg.content, list):
+            item["content"] = map_parts(msg.content, text_part, image)
+        else:
+            item["content"] = msg.content
+        if msg.tool_calls:
+            item["tool_calls"] = [tool_call(c) for c in msg.tool_calls]
+        if msg.tool_call_id:
+            item["tool_call_id"] = msg.tool_call_id
+        if names and msg.name:
+            item["name"] = msg.name
+        out.append(item)
+    return out
+
+
 def to_openai(
     messages: Sequence[Message], image_bytes: Callable[[str], bytes] | Mapping[str, PngImage]
 ) -> list[dict[str, Any]]:
@@ -80,30 +125,14 @@ def to_openai(
             return images[sha].png
     else:
         resolve = image_bytes
-    out: list[dict[str, Any]] = []
-    for msg in messages:
-        item: dict[str, Any] = {"role": msg.role}
-        if isinstance(msg.content, list):
-            parts: list[dict[str, Any]] = []
-            for part in msg.content:
-                if isinstance(part, TextPart):
-                    parts.append({"type": "text", "text": part.text})
-                else:
-                    image_url: dict[str, Any] = {"url": png_data_url(resolve(part.sha256))}
-                    if part.detail:
-                        image_url["detail"] = part.detail
-                    parts.append({"type": "image_url", "image_url": image_url})
-            item["content"] = parts
-        else:
-            item["content"] = msg.content
-        if msg.tool_calls:
-            item["tool_calls"] = [tool_call_to_openai(c) for c in msg.tool_calls]
-        if msg.tool_call_id:
-            item["tool_call_id"] = msg.tool_call_id
-        if msg.name:
-            item["name"] = msg.name
-        out.append(item)
-    return out
+
+    def image_url_part(part: ImagePart) -> dict[str, Any]:
+        image_url: dict[str, Any] = {"url": png_data_url(resolve(part.sha256))}
+        if part.detail:
+            image_url["detail"] = part.detail
+        return {"type": "image_url", "image_url": image_url}
+
+    return chat_messages(messages, image=image_url_part)
 
 
 # -- history -------------------------------------------------------------------------------

@@ -287,15 +287,12 @@ class EvalRunner:
         t1 = time.perf_counter()
         outcome: StepOutcome = await self._in_env(_env_call, env_episode.step, decision.tool_calls)
         t2 = time.perf_counter()
-        step = Step(
-            episode_id=episode.id,
-            index=index,
-            observation=_step_observation(observation),
-            prompt=decision.prompt,
-            reply=decision.reply,
-            tool_calls=decision.tool_calls,
-            parsed_from_text=decision.parsed_from_text,
-            lm_call=decision.lm_call,
+        step = _decided_step(
+            episode,
+            index,
+            observation,
+            decision,
+            started_at,
             actions=outcome.actions,
             invalid=outcome.invalid,
             reward=outcome.reward,
@@ -305,7 +302,6 @@ class EvalRunner:
             termination=outcome.termination,
             info=outcome.info,
             error=decision.error,
-            started_at=started_at,
             policy_latency_s=t1 - t0,
             env_latency_s=t2 - t1,
         )
@@ -325,19 +321,15 @@ class EvalRunner:
     ) -> Step:
         decision = exc.decision
         assert decision is not None
-        return Step(
-            episode_id=episode.id,
-            index=index,
-            observation=_step_observation(observation),
-            prompt=decision.prompt,
-            reply=decision.reply,
-            tool_calls=decision.tool_calls,
-            parsed_from_text=decision.parsed_from_text,
-            lm_call=decision.lm_call,
+        return _decided_step(
+            episode,
+            index,
+            observation,
+            decision,
+            started_at,
             done=True,
             termination="policy_error",
             error=f"{type(exc).__name__}: {exc}",
-            started_at=started_at,
             policy_latency_s=time.perf_counter() - t0,
         )
 
@@ -379,6 +371,30 @@ def _env_call(fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
     except Exception as exc:  # an env bug or a remote env failing: recorded on the episode
         raise _EnvError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _decided_step(
+    episode: Episode,
+    index: int,
+    observation: Observation,
+    decision: Decision,
+    started_at: Any,
+    **outcome: Any,
+) -> Step:
+    """A step with what the policy decided (prompt, reply, tool calls, LM call); ``outcome``
+    holds the rest of the step's fields."""
+    return Step(
+        episode_id=episode.id,
+        index=index,
+        observation=_step_observation(observation),
+        prompt=decision.prompt,
+        reply=decision.reply,
+        tool_calls=decision.tool_calls,
+        parsed_from_text=decision.parsed_from_text,
+        lm_call=decision.lm_call,
+        started_at=started_at,
+        **outcome,
+    )
 
 
 def _step_observation(observation: Observation) -> StepObservation:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from vlmforge.dataset.rows import Example
+from vlmforge.trace import ImagePart
 
 
 class JsonLines:
@@ -42,3 +43,39 @@ class ImageFiles:
             tmp.replace(target)
             self.written += 1
         return rel
+
+
+class JsonLinesImageExporter:
+    """Base of the exporters that write ``{split}.jsonl`` rows and the PNG files under
+    ``config.image_dir``; a subclass builds each row in ``row``."""
+
+    def __init__(self, config: Any):
+        self.c = config
+        self._out: JsonLines | None = None
+        self._images: ImageFiles | None = None
+
+    def open(self, output_dir: Path, split: str) -> None:
+        self._root, self._split = output_dir, split
+        self._out = JsonLines(output_dir / f"{split}.jsonl")
+        self._images = ImageFiles(output_dir, self.c.image_dir)
+
+    def row(self, example: Example) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def image_path(self, example: Example, part: ImagePart, images: list[str]) -> None:
+        """Write the part's PNG file (once) and add its path to ``images``."""
+        assert self._images is not None
+        images.append(self._images.path_for(example, part.sha256))
+
+    def write(self, example: Example) -> None:
+        assert self._out is not None, "open() first"
+        self._out.write(self.row(example))
+
+    def close(self) -> dict[str, Any]:
+        assert self._out is not None and self._images is not None
+        self._out.close()
+        return {
+            "file": self._out.path.name,
+            "rows": self._out.rows,
+            "images_written": self._images.written,
+        }

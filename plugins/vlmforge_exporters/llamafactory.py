@@ -11,15 +11,15 @@ positions; the next observation already follows as a human turn). ``dataset_info
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
 from vlmforge.config import StrictModel
 from vlmforge.dataset.rows import Example
+from vlmforge.prompting import map_parts
 from vlmforge.trace import ImagePart, Message, TextPart
-from vlmforge_exporters.files import ImageFiles, JsonLines
+from vlmforge_exporters.files import JsonLinesImageExporter
 from vlmforge_exporters.trl import tool_call_json
 
 IMAGE_TOKEN = "<image>"
@@ -33,31 +33,22 @@ class LlamaFactoryConfig(StrictModel):
     metadata: bool = Field(False, description="Also write each row's metadata object.")
 
 
-class LlamaFactoryExporter:
+class LlamaFactoryExporter(JsonLinesImageExporter):
     config_model = LlamaFactoryConfig
-
-    def __init__(self, config: LlamaFactoryConfig):
-        self.c = config
-        self._out: JsonLines | None = None
-        self._images: ImageFiles | None = None
-
-    def open(self, output_dir: Path, split: str) -> None:
-        self._root, self._split = output_dir, split
-        self._out = JsonLines(output_dir / f"{split}.jsonl")
-        self._images = ImageFiles(output_dir, self.c.image_dir)
+    c: LlamaFactoryConfig
 
     def _human(self, msg: Message, example: Example, images: list[str]) -> str:
-        assert self._images is not None
         if not isinstance(msg.content, list):
             return (msg.content or "").replace(IMAGE_TOKEN, "<img>")
-        pieces = []
-        for part in msg.content:
-            if isinstance(part, TextPart):
-                pieces.append(part.text.replace(IMAGE_TOKEN, "<img>"))
-            elif isinstance(part, ImagePart):
-                images.append(self._images.path_for(example, part.sha256))
-                pieces.append(IMAGE_TOKEN)
-        return "\n".join(pieces)
+
+        def text(part: TextPart) -> str:
+            return part.text.replace(IMAGE_TOKEN, "<img>")
+
+        def image(part: ImagePart) -> str:
+            self.image_path(example, part, images)
+            return IMAGE_TOKEN
+
+        return "\n".join(map_parts(msg.content, text, image))
 
     def row(self, example: Example) -> dict[str, Any]:
         images: list[str] = []
@@ -83,13 +74,8 @@ class LlamaFactoryExporter:
             row["metadata"] = example.metadata
         return row
 
-    def write(self, example: Example) -> None:
-        assert self._out is not None, "open() first"
-        self._out.write(self.row(example))
-
     def close(self) -> dict[str, Any]:
-        assert self._out is not None and self._images is not None
-        self._out.close()
+        summary = super().close()
         info_path = self._root / "dataset_info.json"
         info = json.loads(info_path.read_text()) if info_path.exists() else {}
         info[f"{self.c.dataset_prefix}_{self._split}"] = {
@@ -112,9 +98,4 @@ class LlamaFactoryExporter:
             },
         }
         info_path.write_text(json.dumps(info, indent=2) + "\n")
-        return {
-            "file": self._out.path.name,
-            "rows": self._out.rows,
-            "images_written": self._images.written,
-            "dataset_info": info_path.name,
-        }
+        return {**summary, "dataset_info": info_path.name}

@@ -12,15 +12,15 @@ rendered as text (``tool_call_format``), since VLM chat templates train on the t
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
 from vlmforge.config import StrictModel
 from vlmforge.dataset.rows import Example
-from vlmforge.trace import ImagePart, Message, TextPart
-from vlmforge_exporters.files import ImageFiles, JsonLines
+from vlmforge.prompting import map_parts, text_part
+from vlmforge.trace import ImagePart, Message
+from vlmforge_exporters.files import JsonLinesImageExporter
 
 
 class TRLConfig(StrictModel):
@@ -57,33 +57,23 @@ def assistant_text(msg: Message, fmt: str) -> str:
     return f"{text}\n{rendered}" if text.strip() else rendered
 
 
-class TRLExporter:
+class TRLExporter(JsonLinesImageExporter):
     """``{split}.jsonl`` + ``images/`` for TRL."""
 
     config_model = TRLConfig
-
-    def __init__(self, config: TRLConfig):
-        self.c = config
-        self._out: JsonLines | None = None
-        self._images: ImageFiles | None = None
-
-    def open(self, output_dir: Path, split: str) -> None:
-        self._out = JsonLines(output_dir / f"{split}.jsonl")
-        self._images = ImageFiles(output_dir, self.c.image_dir)
-        self._root = output_dir
+    c: TRLConfig
 
     def _message(self, msg: Message, example: Example, images: list[str]) -> dict[str, Any]:
-        assert self._images is not None
         parts: list[dict[str, Any]] = []
         if msg.role == "assistant":
             parts.append({"type": "text", "text": assistant_text(msg, self.c.tool_call_format)})
         elif isinstance(msg.content, list):
-            for part in msg.content:
-                if isinstance(part, TextPart):
-                    parts.append({"type": "text", "text": part.text})
-                elif isinstance(part, ImagePart):
-                    images.append(self._images.path_for(example, part.sha256))
-                    parts.append({"type": "image"})
+
+            def image(part: ImagePart) -> dict[str, Any]:
+                self.image_path(example, part, images)
+                return {"type": "image"}
+
+            parts.extend(map_parts(msg.content, text_part, image))
         else:
             parts.append({"type": "text", "text": msg.content or ""})
         return {"role": msg.role, "content": parts}
@@ -98,16 +88,3 @@ class TRLExporter:
         if multi_turn or not msgs or msgs[-1]["role"] != "assistant":
             return {"messages": msgs, "images": images, "metadata": meta}
         return {"prompt": msgs[:-1], "completion": msgs[-1:], "images": images, "metadata": meta}
-
-    def write(self, example: Example) -> None:
-        assert self._out is not None, "open() first"
-        self._out.write(self.row(example))
-
-    def close(self) -> dict[str, Any]:
-        assert self._out is not None and self._images is not None
-        self._out.close()
-        return {
-            "file": self._out.path.name,
-            "rows": self._out.rows,
-            "images_written": self._images.written,
-        }

@@ -17,9 +17,9 @@ from typing import Any
 
 from vlmforge.components import Decision, EnvSpec, Observation, PolicyError
 from vlmforge.images import PngImage
-from vlmforge.prompting import PromptHistory
+from vlmforge.prompting import PromptHistory, chat_messages
 from vlmforge.toolcalls import parse_tool_calls_from_text
-from vlmforge.trace import ImagePart, LMCall, Message, TextPart, Usage
+from vlmforge.trace import ImagePart, LMCall, Message, ToolCall, Usage
 from vlmforge_hf.batcher import Batcher, Request
 from vlmforge_hf.config import HFPolicyConfig
 from vlmforge_hf.generate import Generation, generate_batch
@@ -33,33 +33,21 @@ def template_messages(
     """Stored prompt messages -> chat-template messages and the PIL images, in order."""
     from PIL import Image
 
-    out: list[dict[str, Any]] = []
     pil: list[Any] = []
-    for msg in prompt:
-        item: dict[str, Any] = {"role": msg.role}
-        if isinstance(msg.content, list):
-            parts: list[dict[str, Any]] = []
-            for part in msg.content:
-                if isinstance(part, TextPart):
-                    parts.append({"type": "text", "text": part.text})
-                elif isinstance(part, ImagePart):
-                    parts.append({"type": "image"})
-                    pil.append(Image.open(io.BytesIO(images[part.sha256].png)).convert("RGB"))
-            item["content"] = parts
-        else:
-            item["content"] = msg.content
-        if msg.tool_calls:
-            item["tool_calls"] = [
-                {
-                    "type": "function",
-                    "function": {"name": c.function.name, "arguments": _arguments(c)},
-                }
-                for c in msg.tool_calls
-            ]
-        if msg.tool_call_id:
-            item["tool_call_id"] = msg.tool_call_id
-        out.append(item)
+
+    def image_placeholder(part: ImagePart) -> dict[str, Any]:
+        pil.append(Image.open(io.BytesIO(images[part.sha256].png)).convert("RGB"))
+        return {"type": "image"}
+
+    out = chat_messages(prompt, image=image_placeholder, tool_call=_template_call, names=False)
     return out, pil
+
+
+def _template_call(call: ToolCall) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {"name": call.function.name, "arguments": _arguments(call)},
+    }
 
 
 def _arguments(call: Any) -> Any:

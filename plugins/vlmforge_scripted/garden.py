@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from vlmforge_scripted.memory import Pos
 from vlmforge_scripted.navigation import adjacent
-from vlmforge_scripted.rationale import where
+from vlmforge_scripted.rationale import Plan, where
 from vlmforge_scripted.skills import buildable, interact, solid
 
-Plan = tuple[list[str], str]
 #: Plants kept growing near the agent (each is food every ~300 steps spent nearby).
 GARDEN_SIZE = 3
 

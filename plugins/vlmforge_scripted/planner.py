@@ -18,7 +18,7 @@ from vlmforge_scripted.navigation import (
     Paths,
     dijkstra,
 )
-from vlmforge_scripted.rationale import where
+from vlmforge_scripted.rationale import Plan, where
 from vlmforge_scripted.rules import MOVE_FOR
 from vlmforge_scripted.skills import (
     Shelter,
@@ -27,16 +27,6 @@ from vlmforge_scripted.skills import (
 )
 from vlmforge_scripted.survival import SurvivalGoals
 from vlmforge_scripted.techtree import TechTreeGoals
-
-Plan = tuple[list[str], str]
-TOOL_ORDER = (
-    "wood_pickaxe",
-    "wood_sword",
-    "stone_pickaxe",
-    "stone_sword",
-    "iron_pickaxe",
-    "iron_sword",
-)
 
 
 class Planner(SurvivalGoals, TechTreeGoals, GardenGoals):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 Pos = tuple[int, int]
+#: What a goal proposes: the next actions and the rationale given for them.
+Plan = tuple[list[str], str]
 
 
 def where(origin: Pos, target: Pos) -> str:

@@ -61,6 +61,15 @@ MAKE: dict[str, tuple[dict[str, int], tuple[str, ...]]] = {
     "stone_sword": ({"wood": 1, "stone": 1}, ("table",)),
     "iron_sword": ({"wood": 1, "coal": 1, "iron": 1}, ("table", "furnace")),
 }
+#: The order the agent makes its tools in (wooden ones first).
+TOOL_ORDER = (
+    "wood_pickaxe",
+    "wood_sword",
+    "stone_pickaxe",
+    "stone_sword",
+    "iron_pickaxe",
+    "iron_sword",
+)
 
 ITEM_MAX = 9
 #: A plant is ripe after this many updates (it only grows while the player is near).

@@ -6,24 +6,14 @@ from vlmforge_scripted.navigation import (
     direction,
     route_actions,
 )
-from vlmforge_scripted.rationale import where
-from vlmforge_scripted.rules import MAKE, MOVE_FOR, has_items
+from vlmforge_scripted.rationale import Plan, where
+from vlmforge_scripted.rules import MAKE, MOVE_FOR, TOOL_ORDER, has_items
 from vlmforge_scripted.skills import (
     enclosed,
     find_shelter,
     shelter_actions,
     shelter_ok,
     stations_near,
-)
-
-Plan = tuple[list[str], str]
-TOOL_ORDER = (
-    "wood_pickaxe",
-    "wood_sword",
-    "stone_pickaxe",
-    "stone_sword",
-    "iron_pickaxe",
-    "iron_sword",
 )
 
 

@@ -8,21 +8,11 @@ from vlmforge_scripted.navigation import (
     face_plan,
     route_actions,
 )
-from vlmforge_scripted.rationale import where
-from vlmforge_scripted.rules import MAKE, MOVE_FOR, WALKABLE, has_items
+from vlmforge_scripted.rationale import Plan, where
+from vlmforge_scripted.rules import MAKE, MOVE_FOR, TOOL_ORDER, WALKABLE, has_items
 from vlmforge_scripted.skills import (
     face_placeable,
     stations_near,
-)
-
-Plan = tuple[list[str], str]
-TOOL_ORDER = (
-    "wood_pickaxe",
-    "wood_sword",
-    "stone_pickaxe",
-    "stone_sword",
-    "iron_pickaxe",
-    "iron_sword",
 )
 
 

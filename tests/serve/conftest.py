@@ -109,26 +109,9 @@ def wait_healthy(url: str, deadline: float) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """Factory: ``serve("--env", "crafter", ...)``; every server is killed at teardown."""
+def _servers(tmp: Path) -> Iterator[Callable[..., Server]]:
+    """A server factory whose servers are all killed when the generator finishes."""
     started: list[Server] = []
-
-    def factory(*args: str, env: dict[str, str] | None = None) -> Server:
-        server = start_server(*args, tmp=tmp_path, env=env)
-        started.append(server)
-        return server
-
-    yield factory
-    for server in started:
-        server.kill()
-
-
-@pytest.fixture(scope="module")
-def module_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
-    """Like ``serve`` but the servers live for the whole test module."""
-    started: list[Server] = []
-    tmp = tmp_path_factory.mktemp("serve")
 
     def factory(*args: str, env: dict[str, str] | None = None) -> Server:
         server = start_server(*args, tmp=tmp, env=env)
@@ -138,3 +121,15 @@ def module_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
     yield factory
     for server in started:
         server.kill()
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Factory: ``serve("--env", "crafter", ...)``; every server is killed at teardown."""
+    yield from _servers(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Server]]:
+    """Like ``serve`` but the servers live for the whole test module."""
+    yield from _servers(tmp_path_factory.mktemp("serve"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +33,31 @@ def _store_options(func: Any) -> Any:
     return plugins_dir_option(func)
 
 
-def open_store(store_name: str, trace_db: str, plugins_dirs: tuple[str, ...]) -> Any:
-    """Build the store; a missing SQLite file is an error (reading never creates one)."""
+@contextmanager
+def open_store(store_name: str, trace_db: str, plugins_dirs: tuple[str, ...]) -> Iterator[Any]:
+    """The store, closed on leaving; a missing SQLite file is an error (reading never creates
+    one)."""
     from vlmforge.cli.options import load_registry
     from vlmforge.components_build import build_component
 
     registry = load_registry(plugins_dirs)
     if store_name == "sqlite" and not Path(trace_db).exists():
         raise ConfigError(f"trace database '{trace_db}' does not exist; pass --trace-db PATH.")
-    return build_component(registry, "store", store_name, {"path": trace_db}, where="--trace-db")
+    store = build_component(registry, "store", store_name, {"path": trace_db}, where="--trace-db")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def select_runs(store: Any, run_ref: str | None, trace_db: str) -> list[Any]:
+    """All runs, or only ``run_ref`` (a name or id), which must exist."""
+    runs = list(store.runs())
+    if run_ref is not None:
+        runs = [r for r in runs if run_ref in (r.id, r.name)]
+        if not runs:
+            raise ConfigError(f"no run '{run_ref}' in {trace_db}.")
+    return runs
 
 
 def find_episode(store: Any, ref: str) -> Any:
@@ -83,16 +101,9 @@ def list_cmd(
 
     from vlmforge.cli.output import console
 
-    store = open_store(store_name, trace_db, plugins_dirs)
-    try:
-        runs = list(store.runs())
-        if run_ref is not None:
-            runs = [r for r in runs if run_ref in (r.id, r.name)]
-            if not runs:
-                raise ConfigError(f"no run '{run_ref}' in {trace_db}.")
+    with open_store(store_name, trace_db, plugins_dirs) as store:
+        runs = select_runs(store, run_ref, trace_db)
         episodes = list(store.episodes([r.id for r in runs]))
-    finally:
-        store.close()
     if as_json:
         click.echo(
             json.dumps(
@@ -164,12 +175,9 @@ def show_cmd(
     from vlmforge.cli.eval_display import episode_line
     from vlmforge.cli.output import console
 
-    store = open_store(store_name, trace_db, plugins_dirs)
-    try:
+    with open_store(store_name, trace_db, plugins_dirs) as store:
         episode = find_episode(store, episode_ref)
         steps = list(store.steps(episode.id))
-    finally:
-        store.close()
     if as_json:
         click.echo(
             json.dumps(
@@ -230,16 +238,9 @@ def stats_cmd(
     from vlmforge.summary import summarize
 
     table_prices = load_prices(prices)
-    store = open_store(store_name, trace_db, plugins_dirs)
-    try:
-        runs = list(store.runs())
-        if run_ref is not None:
-            runs = [r for r in runs if run_ref in (r.id, r.name)]
-            if not runs:
-                raise ConfigError(f"no run '{run_ref}' in {trace_db}.")
+    with open_store(store_name, trace_db, plugins_dirs) as store:
+        runs = select_runs(store, run_ref, trace_db)
         summaries = [summarize(store, r, prices=table_prices) for r in runs]
-    finally:
-        store.close()
     if as_json:
         click.echo(json.dumps({"version": 1, "runs": summaries}, indent=2))
         return
@@ -276,8 +277,7 @@ def frames_cmd(
     from vlmforge.cli.output import console
     from vlmforge.frames import write_gif
 
-    store = open_store(store_name, trace_db, plugins_dirs)
-    try:
+    with open_store(store_name, trace_db, plugins_dirs) as store:
         episode = find_episode(store, episode_ref)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -288,8 +288,6 @@ def frames_cmd(
             png = store.image(step.observation.images[-1])
             (out / f"step_{step.index:03d}.png").write_bytes(png)
             pngs.append(png)
-    finally:
-        store.close()
     if not pngs:
         raise ConfigError(f"episode {episode.id} has no frames (was it run without images?).")
     gif = write_gif(out / "episode.gif", pngs, duration_ms=gif_ms)
