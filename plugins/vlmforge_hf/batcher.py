@@ -68,7 +68,7 @@ class Batcher:
             self.batch_sizes.append(len(batch))
             try:
                 results = await asyncio.to_thread(self.run_batch, batch)
-            except Exception as exc:
+            except Exception as exc:  # a failed generate fails every request of the batch
                 for req in batch:
                     if not req.future.done():
                         req.future.set_exception(exc)

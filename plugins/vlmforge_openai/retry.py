@@ -192,7 +192,7 @@ async def call_with_retries(
         started = time.perf_counter()
         try:
             result = await send()
-        except Exception as exc:
+        except Exception as exc:  # classified below; anything unknown is re-raised
             failure = classify(exc, secret, settings.timeout_s)
             if failure is None:
                 raise
