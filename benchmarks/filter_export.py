@@ -158,11 +158,7 @@ def generate_part(path: str, steps: int, worker: int, workers: int) -> None:
                 reward=float(len(unlock)),
                 achievements=unlock,
             )
-            ep.steps += 1
-            ep.env_steps += len(actions)
-            ep.tool_calls += 1
-            ep.total_reward += step.reward
-            ep.achievements += [a for a in unlock if a not in ep.achievements]
+            ep.add_step(step)
             store.record_step(step, [img], ep)
         ep.status = EpisodeStatus.done
         store.finish_episode(ep)

@@ -40,7 +40,7 @@ from vlmforge.components import (
 )
 from vlmforge.frames import write_frame
 from vlmforge.images import PngImage
-from vlmforge.trace import Episode, EpisodeStatus, Run, Step, StepObservation, Usage, utcnow
+from vlmforge.trace import Episode, EpisodeStatus, Run, Step, StepObservation, utcnow
 
 
 def new_id() -> str:
@@ -280,7 +280,7 @@ class EvalRunner:
         except PolicyError as exc:
             if exc.decision is not None:  # the prompt and the failed LM call are recorded
                 step = self._failed_step(episode, exc, observation, index, started_at, t0)
-                self._count(episode, step)
+                episode.add_step(step)
                 exc.failed_step = step  # type: ignore[attr-defined]
                 exc.failed_images = observation.images  # type: ignore[attr-defined]
             raise
@@ -305,7 +305,7 @@ class EvalRunner:
             policy_latency_s=t1 - t0,
             env_latency_s=t2 - t1,
         )
-        self._count(episode, step)
+        episode.add_step(step)
         if self.max_steps is not None and episode.env_steps >= self.max_steps and not step.done:
             step.done, step.truncated, step.termination = True, True, "max_steps"
         return step, outcome.observation
@@ -345,21 +345,6 @@ class EvalRunner:
                 self.frames_dir, episode.seed, step.index, images[-1].png, made=self._frame_dirs
             )
         self.store.record_step(step, images, episode)
-
-    @staticmethod
-    def _count(episode: Episode, step: Step) -> None:
-        episode.steps += 1
-        episode.env_steps += len(step.actions)
-        episode.tool_calls += len(step.tool_calls)
-        episode.invalid_decisions += int(step.invalid_decision)
-        episode.total_reward += step.reward
-        for name in step.achievements:
-            if name not in episode.achievements:
-                episode.achievements.append(name)
-        episode.policy_time_s += step.policy_latency_s
-        episode.env_time_s += step.env_latency_s
-        if step.lm_call is not None:
-            episode.usage = _add_usage(episode.usage, step.lm_call.usage)
 
 
 class _EnvError(Exception):
@@ -403,15 +388,4 @@ def _step_observation(observation: Observation) -> StepObservation:
         images=[image.sha256 for image in observation.images],
         ground_truth=observation.ground_truth,
         feedback=observation.feedback,
-    )
-
-
-def _add_usage(total: Usage, more: Usage) -> Usage:
-    def add(a: int | None, b: int | None) -> int | None:
-        return b if a is None else a if b is None else a + b
-
-    return Usage(
-        prompt_tokens=add(total.prompt_tokens, more.prompt_tokens),
-        completion_tokens=add(total.completion_tokens, more.completion_tokens),
-        total_tokens=add(total.total_tokens, more.total_tokens),
     )

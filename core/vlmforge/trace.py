@@ -89,6 +89,18 @@ class Usage(_Model):
     completion_tokens: int | None = None
     total_tokens: int | None = None
 
+    def __add__(self, other: Usage) -> Usage:
+        """Field-wise sum; a count unknown on one side takes the other side's."""
+
+        def add(a: int | None, b: int | None) -> int | None:
+            return b if a is None else a if b is None else a + b
+
+        return Usage(
+            prompt_tokens=add(self.prompt_tokens, other.prompt_tokens),
+            completion_tokens=add(self.completion_tokens, other.completion_tokens),
+            total_tokens=add(self.total_tokens, other.total_tokens),
+        )
+
 
 class Attempt(_Model):
     """One HTTP attempt of an LM call (a retried call has several)."""
@@ -197,6 +209,21 @@ class Episode(_Model):
     @property
     def unique_achievements(self) -> int:
         return len(self.achievements)
+
+    def add_step(self, step: Step) -> None:
+        """Count one recorded step into this episode's totals (the runner's single definition)."""
+        self.steps += 1
+        self.env_steps += len(step.actions)
+        self.tool_calls += len(step.tool_calls)
+        self.invalid_decisions += int(step.invalid_decision)
+        self.total_reward += step.reward
+        for name in step.achievements:
+            if name not in self.achievements:
+                self.achievements.append(name)
+        self.policy_time_s += step.policy_latency_s
+        self.env_time_s += step.env_latency_s
+        if step.lm_call is not None:
+            self.usage = self.usage + step.lm_call.usage
 
 
 class Run(_Model):

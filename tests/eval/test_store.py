@@ -26,9 +26,7 @@ def test_steps_round_trip_exactly_and_counters_follow(tmp_path: Path) -> None:
     written = []
     for i in range(3):
         step = make_step("ep1", i, image)
-        episode.steps += 1
-        episode.env_steps += len(step.actions)
-        episode.total_reward += step.reward
+        episode.add_step(step)
         store.record_step(step, [image], episode)
         written.append(step)
     assert list(store.steps("ep1")) == written

@@ -164,14 +164,7 @@ class CraftedTraces:
         self.store.start_episode(ep)
         for i, kw in enumerate(steps):
             step, images = make_step(eid, i, **kw)
-            ep.steps += 1
-            ep.env_steps += len(step.actions)
-            ep.tool_calls += len(step.tool_calls)
-            ep.invalid_decisions += int(step.invalid_decision)
-            ep.total_reward += step.reward
-            for a in step.achievements:
-                if a not in ep.achievements:
-                    ep.achievements.append(a)
+            ep.add_step(step)
             self.store.record_step(step, images, ep)
         ep.status = status
         self.store.finish_episode(ep)
