@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from vlmforge.errors import (
     ComponentUnavailableError,
+    ConfigError,
     DuplicateComponentError,
     UnknownComponentError,
 )
@@ -115,8 +116,6 @@ class ComponentSpec:
         where = source or f"{self.kind} '{self.name}'"
         if model is None:
             if settings:
-                from vlmforge.errors import ConfigError
-
                 raise ConfigError(
                     f"{where}: {self.kind} '{self.name}' takes no settings, "
                     f"got: {', '.join(sorted(settings))}"
