@@ -123,11 +123,11 @@ def server_url(latency_s: float, mode: str) -> Iterator[str]:
 
 
 async def run_config(
-    latency_s: float, concurrency: int, duration: float, repeats: int, mode: str
+    latency_s: float, concurrency: int, duration: float, repeats: int, mode: str, http: str
 ) -> dict[str, Any]:
     with server_url(latency_s, mode) as url:
         config = OpenAIPolicyConfig(
-            model="gpt-4o-mini", base_url=url, api_key_env=KEY_ENV, max_retries=0
+            model="gpt-4o-mini", base_url=url, api_key_env=KEY_ENV, max_retries=0, http_client=http
         )
         policy = OpenAIPolicy(config)
         try:
@@ -259,12 +259,22 @@ def main() -> int:
         help="run the loopback server in a child process (default; like a real remote server) "
         "or in a thread of the benchmark process (shares the GIL with the client)",
     )
+    parser.add_argument(
+        "--http-client",
+        choices=["aiohttp", "httpx"],
+        default="aiohttp",
+        help="the policy's http_client setting (default: the policy's default, aiohttp)",
+    )
     args = parser.parse_args()
     os.environ.setdefault(KEY_ENV, "sk-bench-not-a-real-key")
     load_at_start = [round(x, 2) for x in os.getloadavg()]
 
     results = [
-        asyncio.run(run_config(latency / 1000, c, args.duration, args.repeats, args.server))
+        asyncio.run(
+            run_config(
+                latency / 1000, c, args.duration, args.repeats, args.server, args.http_client
+            )
+        )
         for latency in args.latency_ms
         for c in args.concurrency
     ]
@@ -279,6 +289,7 @@ def main() -> int:
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         "server": args.server,
+        "http_client": args.http_client,
         "duration_s": args.duration,
         "repeats": args.repeats,
         "results": results,

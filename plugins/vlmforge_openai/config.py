@@ -67,6 +67,11 @@ class OpenAIPolicyConfig(StrictModel):
         None, description="Reasoning models: how hard to think (unset: not sent)."
     )
     timeout: float = Field(60.0, gt=0, description="Seconds per HTTP attempt.")
+    http_client: Literal["aiohttp", "httpx"] = Field(
+        "aiohttp",
+        description='HTTP stack under the official client: "aiohttp" (the openai[aiohttp] '
+        'extra, about 40% less CPU per call) or "httpx" (the client\'s default).',
+    )
     max_retries: int = Field(4, ge=0, le=50, description="Retries after the first attempt.")
     retry_backoff_s: float = Field(0.5, ge=0, description="First backoff wait (doubles).")
     retry_backoff_max_s: float = Field(30.0, ge=0, description="Longest backoff wait.")

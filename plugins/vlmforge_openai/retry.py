@@ -131,11 +131,11 @@ def classify(exc: BaseException, secret: str | None, timeout_s: float) -> Failur
             return Failure(status, message, retryable=False, fatal=True, kind="quota")
         retryable = status in RETRYABLE_STATUS or status >= 500
         return Failure(status, message, retryable=retryable, retry_after_s=retry_after)
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, openai.APITimeoutError) and not _dropped_connection(exc):
         return Failure(None, f"timed out after {timeout_s:g}s", retryable=True)
     if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__
-        detail = f"{type(cause).__name__}: {cause}" if cause else str(exc)
+        cause = _root_cause(exc)
+        detail = f"{type(cause).__name__}: {cause}" if cause is not exc else str(exc)
         return Failure(None, redact(f"connection error ({detail})", secret), retryable=True)
     if isinstance(exc, MalformedResponseError):
         return Failure(exc.status, redact(str(exc), secret), retryable=True)
@@ -145,6 +145,26 @@ def classify(exc: BaseException, secret: str | None, timeout_s: float) -> Failur
     if isinstance(exc, json.JSONDecodeError):
         return Failure(200, f"malformed JSON in the response ({exc.msg})", retryable=True)
     return None
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception that ``exc`` was raised from."""
+    seen = {id(exc)}
+    while exc.__cause__ is not None and id(exc.__cause__) not in seen:
+        exc = exc.__cause__
+        seen.add(id(exc))
+    return exc
+
+
+def _dropped_connection(exc: BaseException) -> bool:
+    """openai's aiohttp transport reports a connection the server closed (aiohttp's
+    ``ServerDisconnectedError``, ``ClientOSError``) as a timeout; it was not one."""
+    cause = _root_cause(exc)
+    return (
+        cause is not exc
+        and "Timeout" not in type(cause).__name__
+        and (type(cause).__module__.startswith("aiohttp"))
+    )
 
 
 def _error_code(exc: openai.APIStatusError) -> str | None:

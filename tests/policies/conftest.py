@@ -97,9 +97,12 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> str:
     return SECRET
 
 
-@pytest.fixture
-def policy_config(api_key: str) -> Callable[..., dict[str, Any]]:
-    """``policy_config(server, **keys)``: an openai policy config pointed at ``server``."""
+@pytest.fixture(params=["aiohttp", "httpx"])
+def policy_config(api_key: str, request: pytest.FixtureRequest) -> Callable[..., dict[str, Any]]:
+    """``policy_config(server, **keys)``: an openai policy config pointed at ``server``.
+
+    Every test using it runs on both HTTP stacks (``http_client``): they must record the same.
+    """
 
     def build(server: OpenAIServer, **keys: Any) -> dict[str, Any]:
         settings: dict[str, Any] = {
@@ -109,6 +112,7 @@ def policy_config(api_key: str) -> Callable[..., dict[str, Any]]:
             "retry_backoff_s": 0.01,
             "retry_backoff_max_s": 0.05,
             "timeout": 5,
+            "http_client": request.param,
         }
         settings.update(keys)
         return settings

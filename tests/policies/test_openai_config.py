@@ -30,6 +30,7 @@ COVERED = {
     "parallel_tool_calls": "test_parallel_tool_calls",
     "reasoning_effort": "test_reasoning_model_fields",
     "timeout": "tests/policies/test_openai_policy.py::test_timeout_is_retried",
+    "http_client": "test_http_client_selects_the_stack (+ every policy test runs on both)",
     "max_retries": "test_max_retries_zero",
     "retry_backoff_s": "tests/policies/test_openai_policy.py::test_5xx_backs_off_exponentially",
     "retry_backoff_max_s": "test_backoff_cap",
@@ -333,3 +334,19 @@ def test_frames_of_earlier_turns_are_sent_in_turns_mode(openai_server, policy_co
     ]
     assert urls == [observation(0).images[0].data_url(), observation(1).images[0].data_url()]
     assert len([h for m in decisions[1].prompt for h in m.image_hashes()]) == 2
+
+
+def test_http_client_selects_the_stack(openai_server, api_key) -> None:
+    """aiohttp: openai's own aiohttp-backed client; httpx: the client's default (None). Every
+    test using ``policy_config`` runs on both and checks what each records."""
+    import openai
+
+    srv = openai_server([])
+    chosen = make_policy({"base_url": srv.base_url, "api_key_env": KEY_ENV})._http_client()
+    assert isinstance(chosen, openai.DefaultAioHttpClient)
+    httpx_policy = make_policy(
+        {"base_url": srv.base_url, "api_key_env": KEY_ENV, "http_client": "httpx"}
+    )
+    assert httpx_policy._http_client() is None
+    with pytest.raises(ConfigError, match="http_client"):
+        make_policy({"base_url": srv.base_url, "api_key_env": KEY_ENV, "http_client": "curl"})
