@@ -25,6 +25,11 @@ def main() -> None:
             {
                 "exit_code": code,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                # the largest child (an env worker with --env-workers), not their sum
+                "largest_child_rss_mb": (
+                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+                ),
+                "crafter_imported": "crafter" in sys.modules,
                 "torch_imported": "torch" in sys.modules,
                 "transformers_imported": "transformers" in sys.modules,
             },

@@ -5,6 +5,7 @@ Layout (every key documented in docs/eval.md and docs/config-reference.md)::
     run_name = "random-baseline"     # optional; default: "<policy>[-<model>]-<UTC time>"
     seeds = "0-9"                    # "0-9", "1,4,7", 7, or a list [0, 1, "5-9"]
     concurrency = 4                  # episodes in flight
+    env_workers = 2                  # optional: run the environment in 2 worker processes
     max_steps = 200                  # optional cap on primitive env steps per episode
     tags = ["baseline"]
     frames_dir = "frames"            # optional: DIR/seed_XXXX/step_NNN.png per step
@@ -68,6 +69,12 @@ class EvalConfig(StrictModel):
     run_name: str | None = Field(None, min_length=1)
     seeds: str | int | list[str | int] = "0-9"
     concurrency: int = Field(1, ge=1, le=4096)
+    env_workers: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="Worker processes running the environment (0: in this process, in threads).",
+    )
     max_steps: int | None = Field(None, ge=1)
     tags: list[str] = Field(default_factory=list)
     frames_dir: str | None = None
@@ -128,15 +135,23 @@ class LoadedEvalConfig:
 def load_eval_config(path: str | None, overrides: dict[str, Any]) -> LoadedEvalConfig:
     """Read ``path`` (optional) and apply command-line ``overrides``.
 
-    ``overrides`` keys: run_name, seeds, concurrency, max_steps, frames_dir, json_summary, env,
-    env_urls, policy, model, store, trace_db (None = not given).
+    ``overrides`` keys: run_name, seeds, concurrency, env_workers, max_steps, frames_dir,
+    json_summary, env, env_urls, policy, model, store, trace_db (None = not given).
     """
     source = load_toml(path) if path else None
     data: dict[str, Any] = dict(source.data) if source else {}
     overridden: set[str] = set()
     top = {
         k: overrides.get(k)
-        for k in ("run_name", "seeds", "concurrency", "max_steps", "frames_dir", "json_summary")
+        for k in (
+            "run_name",
+            "seeds",
+            "concurrency",
+            "env_workers",
+            "max_steps",
+            "frames_dir",
+            "json_summary",
+        )
     }
     data = merge(data, top)
     if overrides.get("env"):

@@ -98,8 +98,12 @@ class EvalRunner:
         self.max_steps = max_steps
         self.frames_dir = frames_dir
         self.events = events or RunnerEvents()
+        # An env whose calls only wait (worker processes) gets a thread per episode in flight;
+        # an in-process env gets no more threads than the cores can use.
+        cpu_bound = not getattr(env, "blocking_calls", False)
+        default_threads = min(concurrency, (os.cpu_count() or 2) + 2) if cpu_bound else concurrency
         self._env_pool = ThreadPoolExecutor(
-            max_workers=env_threads or min(concurrency, (os.cpu_count() or 2) + 2),
+            max_workers=env_threads or default_threads,
             thread_name_prefix="vlmforge-env",
         )
         self._store_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlmforge-store")

@@ -147,24 +147,33 @@ def classify(exc: BaseException, secret: str | None, timeout_s: float) -> Failur
     return None
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from, outermost first."""
+    chain, seen = [exc], {id(exc)}
+    while chain[-1].__cause__ is not None and id(chain[-1].__cause__) not in seen:
+        chain.append(chain[-1].__cause__)
+        seen.add(id(chain[-1]))
+    return chain
+
+
 def _root_cause(exc: BaseException) -> BaseException:
     """The innermost exception that ``exc`` was raised from."""
-    seen = {id(exc)}
-    while exc.__cause__ is not None and id(exc.__cause__) not in seen:
-        exc = exc.__cause__
-        seen.add(id(exc))
-    return exc
+    return _causes(exc)[-1]
 
 
 def _dropped_connection(exc: BaseException) -> bool:
-    """openai's aiohttp transport reports a connection the server closed (aiohttp's
-    ``ServerDisconnectedError``, ``ClientOSError``) as a timeout; it was not one."""
-    cause = _root_cause(exc)
-    return (
-        cause is not exc
-        and "Timeout" not in type(cause).__name__
-        and (type(cause).__module__.startswith("aiohttp"))
-    )
+    """Whether an ``APITimeoutError`` was really a connection failure: openai's aiohttp
+    transport raises a refused or server-closed connection (aiohttp's ``ClientConnectorError``,
+    ``ServerDisconnectedError``) as a connect timeout. Judged by what lies under the client
+    libraries' own exceptions: no timeout there means it was not one."""
+    below = [
+        e
+        for e in _causes(exc)[1:]
+        if not type(e).__module__.startswith(("openai", "httpx", "httpcore"))
+    ]
+    if not below:
+        return False
+    return not any(isinstance(e, TimeoutError) or "Timeout" in type(e).__name__ for e in below)
 
 
 def _error_code(exc: openai.APIStatusError) -> str | None:

@@ -20,6 +20,7 @@ def _flags(**kw):
         "run_name",
         "seeds",
         "concurrency",
+        "env_workers",
         "max_steps",
         "frames_dir",
         "json_summary",
@@ -70,7 +71,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_flags_override_the_file(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
-        'seeds = "0-9"\nconcurrency = 2\n[env]\nname = "crafter"\n'
+        'seeds = "0-9"\nconcurrency = 2\nenv_workers = 3\n[env]\nname = "crafter"\n'
         'image_size = 32\n[policy]\nname = "random"\nactions_per_call = 2\n',
     )
     loaded = load_eval_config(
@@ -79,6 +80,8 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
     cfg = loaded.config
     assert cfg.seed_list() == [3, 5] and cfg.concurrency == 4 and cfg.max_steps == 9
     assert cfg.store.settings() == {"path": "x.db"} and cfg.run_name == "r"
+    assert cfg.env_workers == 3
+    assert load_eval_config(str(path), _flags(env_workers=0)).config.env_workers == 0
     assert cfg.env.settings() == {"image_size": 32}
     assert cfg.policy.settings() == {"actions_per_call": 2}
     # --policy with another name replaces the table (its settings belong to the old policy)

@@ -215,6 +215,26 @@ def test_dropped_connection_is_retried(openai_server, policy_config) -> None:
     assert lm.attempts[1].status == 200
 
 
+def test_refused_connection_is_a_connection_error(policy_config) -> None:
+    """Nothing listens on the port: recorded as a connection error (openai's aiohttp transport
+    raises it as a timeout), retried, and the episode fails once retries run out."""
+    import socket
+
+    with socket.socket() as probe:  # a free port, closed again: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    class Nowhere:
+        base_url = f"http://127.0.0.1:{port}/v1"
+
+    exc = failure(make_policy(policy_config(Nowhere(), max_retries=1)))
+    attempts = exc.decision.lm_call.attempts
+    assert len(attempts) == 2
+    for attempt in attempts:
+        assert attempt.status is None and attempt.error.startswith("connection error (")
+        assert "timed out" not in attempt.error and attempt.latency_s < 2
+
+
 def test_malformed_json_is_retried_and_recorded(openai_server, policy_config) -> None:
     srv = openai_server([Reply.malformed(), Reply.tool_call("interact", {"action": "do"})])
     lm = one(make_policy(policy_config(srv))).lm_call

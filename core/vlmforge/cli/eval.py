@@ -47,6 +47,12 @@ class PlannedRun:
 @click.option("--seeds", default=None, help="Seeds: '0-9', '1,4,7' (default 0-9).")
 @click.option("--max-steps", type=int, default=None, help="Cap on primitive env steps per episode.")
 @click.option("--concurrency", type=int, default=None, help="Episodes in flight (default 1).")
+@click.option(
+    "--env-workers",
+    type=int,
+    default=None,
+    help="Run the environment in N worker processes (default 0: in this process).",
+)
 @click.option("--store", default=None, metavar="NAME", help="Trace store (default sqlite).")
 @click.option("--trace-db", default=None, metavar="PATH", help="Database file (store 'path').")
 @click.option("--run-name", default=None, help="Name of the run (needed for --resume).")
@@ -69,41 +75,57 @@ def command(
 
     registry = load_registry(plugins_dirs)
     loaded = load_eval_config(config_path, flags)
-    code = _Eval(registry, loaded, resume=resume, prices=flags.get("prices")).main()
+    code = _Eval(
+        registry, loaded, resume=resume, prices=flags.get("prices"), plugins_dirs=plugins_dirs
+    ).main()
     sys.exit(code)
 
 
 class _Eval:
-    def __init__(self, registry: Any, loaded: Any, *, resume: bool, prices: str | None):
+    def __init__(
+        self,
+        registry: Any,
+        loaded: Any,
+        *,
+        resume: bool,
+        prices: str | None,
+        plugins_dirs: tuple[str, ...] = (),
+    ):
         from vlmforge.cli.output import console, error_console
 
         self.registry, self.loaded, self.config = registry, loaded, loaded.config
+        self.plugins_dirs = plugins_dirs
         self.resume = resume
         self.out, self.err = console(), error_console()
         self.prices_path = prices or self.config.prices
 
     # -- building --------------------------------------------------------------------------
-    def _build(self, kind: str, section: Any, name: str, index: int | None = None, extra=None):
+    def _build(self, kind: str, section: Any, name: str, index: int | None = None):
         from vlmforge.components_build import build_component
 
         where, toml, prefix = self.loaded.locate(name, index)
         settings = section.settings()
-        if extra:
-            settings.update(extra)
         return build_component(
             self.registry, kind, section.name, settings, where=where, toml=toml, prefix=prefix
         )
 
     def _build_env(self) -> Any:
-        from vlmforge.components_build import accepts_setting
+        from vlmforge.env_workers import EnvBuild, EnvWorkerPool, build_env
 
-        env = self.config.env
-        extra = {}
-        if self.config.max_steps is not None and accepts_setting(
-            self.registry, "environment", env.name, "max_steps"
-        ):
-            extra["max_steps"] = self.config.max_steps
-        return self._build("environment", env, "env", extra=extra)
+        where, toml, prefix = self.loaded.locate("env")
+        build = EnvBuild(
+            name=self.config.env.name,
+            settings=self.config.env.settings(),
+            where=where,
+            toml=toml,
+            prefix=prefix,
+            plugins_dirs=tuple(self.plugins_dirs),
+            max_steps=self.config.max_steps,
+        )
+        if self.config.env_workers:
+            self.registry.get("environment", build.name)  # an unknown name fails here, at once
+            return EnvWorkerPool(build, self.config.env_workers)
+        return build_env(self.registry, build)
 
     def _plan_policies(self) -> list[PlannedRun]:
         sections = self.config.policy_list()
@@ -144,23 +166,28 @@ class _Eval:
         from vlmforge.pricing import load_prices
 
         prices = load_prices(self.prices_path)
-        env = self._build_env()
-        planned = self._plan_policies()
-        store = self._build("store", self.config.store, "store")
-        seeds = self.config.seed_list()
+        env = self._build_env()  # worker processes (env_workers) start here, in the background
         try:
-            spec = env.spec()
-            code = 0
-            for item in planned:
-                code = self._one(item, env, spec, store, seeds, prices, len(planned))
-                if code:
-                    break
-            done = [p for p in planned if p.summary is not None]
-            self._print_summaries(done)
-            self._write_json(done)
-            return code
+            planned = self._plan_policies()
+            store = self._build("store", self.config.store, "store")
+            seeds = self.config.seed_list()
+            try:
+                spec = env.spec()
+                code = 0
+                for item in planned:
+                    code = self._one(item, env, spec, store, seeds, prices, len(planned))
+                    if code:
+                        break
+                done = [p for p in planned if p.summary is not None]
+                self._print_summaries(done)
+                self._write_json(done)
+                return code
+            finally:
+                store.close()
         finally:
-            store.close()
+            close_env = getattr(env, "close", None)  # env_workers: stop the processes
+            if close_env is not None:
+                close_env()
 
     def _one(self, item: PlannedRun, env: Any, spec: Any, store: Any, seeds, prices, n) -> int:
         from vlmforge import __version__

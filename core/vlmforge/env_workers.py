@@ -1,0 +1,325 @@
+"""Environments in worker processes (``env_workers = N`` / ``--env-workers N``).
+
+:class:`EnvWorkerPool` is an :class:`~vlmforge.components.Environment` whose episodes live in
+``N`` child processes, each building the environment from its registered name and settings.
+The runner calls it exactly like an in-process environment (from its env threads, which now
+wait on a pipe instead of holding the GIL), so:
+
+- environment steps (Crafter: ~2.5 ms of Python per step) run on other cores, beside the event
+  loop's HTTP calls and the store's writes;
+- the eval process never imports the environment's packages (Crafter + numba: ~140 MB).
+
+Each worker serves its episodes' requests in arrival order; requests are pipelined (the eval
+process sends the next ones while a worker is busy; one reader thread per worker hands replies
+back), so a worker never waits on the eval process. A new episode goes to the worker with the
+fewest open episodes. Workers ignore SIGINT (the eval process decides how to stop) and exit when
+the eval process closes the pool or dies (their pipe reaches EOF). A worker that dies fails the
+episodes it held with a message naming the exit code; the other workers carry on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from vlmforge.components import EnvSpec, Observation, StepOutcome
+from vlmforge.config import TomlSource
+from vlmforge.errors import ComponentUnavailableError, ConfigError, VlmforgeError
+from vlmforge.trace import ToolCall
+
+# Errors re-raised in the eval process under their own class (the CLI prints them and exits).
+_USER_ERRORS: dict[str, type[VlmforgeError]] = {
+    "ConfigError": ConfigError,
+    "UnknownComponentError": ConfigError,
+    "ComponentUnavailableError": ComponentUnavailableError,
+}
+
+
+class EnvWorkerError(VlmforgeError):
+    """An environment worker process failed (its episode is recorded as failed)."""
+
+
+@dataclass(frozen=True)
+class EnvBuild:
+    """What a worker needs to build the environment, and where errors should point."""
+
+    name: str
+    settings: dict[str, Any]
+    where: str = "[env]"
+    toml: TomlSource | None = None
+    prefix: tuple[Any, ...] = ()
+    plugins_dirs: tuple[str, ...] = ()
+    max_steps: int | None = None  # passed as the env's max_steps setting if it has one
+
+
+def build_env(registry: Any, build: EnvBuild) -> Any:
+    """The environment ``build`` describes (in this process)."""
+    from vlmforge.components_build import accepts_setting, build_component
+
+    settings = dict(build.settings)
+    if build.max_steps is not None and accepts_setting(
+        registry, "environment", build.name, "max_steps"
+    ):
+        settings["max_steps"] = build.max_steps
+    return build_component(
+        registry,
+        "environment",
+        build.name,
+        settings,
+        where=build.where,
+        toml=build.toml,
+        prefix=build.prefix,
+    )
+
+
+# -- the worker process ---------------------------------------------------------------------
+_READY = 0  # the request id of the start-up handshake
+
+
+def _worker_main(conn: Connection) -> None:
+    """Build the environment, then answer ``(id, op, episode key, *args)`` requests in order
+    with ``(id, "ok", result)`` or ``(id, "err", error class name, message)``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the eval process decides how to stop
+    try:
+        from vlmforge.plugins import get_registry
+
+        build: EnvBuild = conn.recv()
+        env = build_env(get_registry(build.plugins_dirs), build)
+        conn.send((_READY, "ok", (env.spec(), env.config_dict())))
+    except BaseException as exc:  # reported to the eval process, which raises it
+        message = str(exc) or traceback.format_exc(limit=3)
+        conn.send((_READY, "err", type(exc).__name__, message))
+        return
+    episodes: dict[int, Any] = {}
+    while True:
+        try:
+            request_id, op, key, *args = conn.recv()
+        except (EOFError, OSError):  # the eval process is gone
+            return
+        if op == "stop":
+            return
+        try:
+            if op == "start":
+                episodes[key] = env.start(*args)
+                result: Any = None
+            elif op == "close":
+                episode = episodes.pop(key, None)
+                result = episode.close() if episode is not None else None
+            else:  # reset, step
+                result = getattr(episodes[key], op)(*args)
+            reply: tuple[Any, ...] = (request_id, "ok", result)
+        except Exception as exc:  # the episode's error, recorded on it by the runner
+            reply = (request_id, "err", type(exc).__name__, str(exc))
+        conn.send(reply)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m vlmforge.env_workers --fd N``: serve episodes over the socket ``N``."""
+    parser = argparse.ArgumentParser(description="vlmforge environment worker (internal).")
+    parser.add_argument("--fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    _worker_main(Connection(args.fd))
+
+
+# -- the eval process's side ----------------------------------------------------------------
+class _Worker:
+    """One worker process: requests go out under a lock, a reader thread resolves replies."""
+
+    def __init__(self, index: int, build: EnvBuild):
+        self.index = index
+        ours, theirs = socket.socketpair()
+        with theirs:
+            # a fresh interpreter (-m), not multiprocessing's spawn, which would re-import the
+            # caller's __main__ script
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "vlmforge.env_workers", "--fd", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+        self.conn = Connection(ours.detach())
+        self.open_episodes = 0
+        self.dead: str | None = None  # why it can no longer be used
+        self._send_lock = threading.Lock()
+        self._ids = itertools.count(_READY + 1)
+        self._pending: dict[int, Future[Any]] = {}
+        self.ready: Future[Any] = Future()
+        self._pending[_READY] = self.ready
+        self._operation: dict[int, str] = {_READY: "start-up"}
+        self.conn.send(build)
+        self._reader = threading.Thread(
+            target=self._read, name=f"vlmforge-env-worker-{index}", daemon=True
+        )
+        self._reader.start()
+
+    def call(self, op: str, key: int, *args: Any) -> Any:
+        """Send one request and wait for its reply (from any thread)."""
+        future: Future[Any] = Future()
+        with self._send_lock:
+            if self.dead is not None:
+                raise EnvWorkerError(self.dead)
+            request_id = next(self._ids)
+            self._pending[request_id] = future
+            self._operation[request_id] = op
+            # if the worker is gone, its reader fails every pending request, this one included
+            with contextlib.suppress(OSError):
+                self.conn.send((request_id, op, key, *args))
+        return future.result()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                request_id, status, *rest = self.conn.recv()
+            except (EOFError, OSError):
+                break
+            future = self._pending.pop(request_id)
+            self._operation.pop(request_id, None)
+            if status == "ok":
+                future.set_result(rest[0])
+            else:
+                future.set_exception(_error(*rest))
+        with self._send_lock:
+            self.dead = self.dead or (
+                f"environment worker {self.index} exited (exit code {self.exit_code()})"
+            )
+            pending, self._pending = self._pending, {}
+            for request_id, future in pending.items():
+                op = self._operation.get(request_id, "a request")
+                future.set_exception(EnvWorkerError(f"{self.dead} while running {op}"))
+
+    def stop(self) -> None:
+        with self._send_lock:
+            self.dead = self.dead or "the environment workers were closed"
+            if self.process.poll() is None:
+                with contextlib.suppress(OSError):
+                    self.conn.send((0, "stop", None))
+
+    def join(self) -> None:
+        if self.exit_code() is None:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(timeout=5)
+        self.conn.close()
+
+    def exit_code(self, wait_s: float = 5.0) -> int | None:
+        try:
+            return self.process.wait(wait_s)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+def _error(kind: str, message: str) -> Exception:
+    """The eval-process exception for a worker's error: user errors keep their class."""
+    user_error = _USER_ERRORS.get(kind)
+    if user_error is not None:
+        return user_error(message)
+    return EnvWorkerError(f"{kind}: {message}")
+
+
+class EnvWorkerPool:
+    """An environment run in ``workers`` child processes (see the module docstring)."""
+
+    config_model = None  # settings are validated by the environment inside each worker
+    blocking_calls = True  # the runner gives it a thread per episode in flight: calls only wait
+
+    def __init__(self, build: EnvBuild, workers: int):
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        self.build = build
+        self._workers = [_Worker(index, build) for index in range(workers)]
+        self._lock = threading.Lock()
+        self._ready = False
+        self._spec: EnvSpec | None = None
+        self._config: dict[str, Any] = {}
+        self._keys = itertools.count()
+
+    def _wait_ready(self) -> None:
+        if self._ready:
+            return
+        for worker in self._workers:
+            try:
+                self._spec, self._config = worker.ready.result()
+            except BaseException:
+                self.close()
+                raise
+        self._ready = True
+
+    # -- Environment protocol ---------------------------------------------------------------
+    def spec(self) -> EnvSpec:
+        self._wait_ready()
+        assert self._spec is not None
+        return self._spec
+
+    def config_dict(self) -> dict[str, Any]:
+        self._wait_ready()
+        return dict(self._config)
+
+    def start(self, seed: int) -> _WorkerEpisode:
+        self._wait_ready()
+        with self._lock:
+            live = [w for w in self._workers if w.dead is None]
+            if not live:
+                reasons = "; ".join(str(w.dead) for w in self._workers)
+                raise EnvWorkerError(f"every environment worker has exited: {reasons}")
+            worker = min(live, key=lambda w: (w.open_episodes, w.index))
+            worker.open_episodes += 1
+            key = next(self._keys)
+        try:
+            worker.call("start", key, seed)
+        except BaseException:
+            self._episode_closed(worker)
+            raise
+        return _WorkerEpisode(self, worker, key)
+
+    def close(self) -> None:
+        """Stop the workers (episodes still open are dropped). Idempotent."""
+        for worker in self._workers:
+            worker.stop()
+        for worker in self._workers:
+            worker.join()
+
+    @property
+    def workers(self) -> int:
+        return len(self._workers)
+
+    def _episode_closed(self, worker: _Worker) -> None:
+        with self._lock:
+            worker.open_episodes -= 1
+
+
+class _WorkerEpisode:
+    """One episode living in a worker; the runner calls it from one thread at a time."""
+
+    def __init__(self, pool: EnvWorkerPool, worker: _Worker, key: int):
+        self._pool, self._worker, self._key = pool, worker, key
+        self._closed = False
+
+    def reset(self) -> Observation:
+        return self._worker.call("reset", self._key)
+
+    def step(self, tool_calls: Sequence[ToolCall]) -> StepOutcome:
+        return self._worker.call("step", self._key, list(tool_calls))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._worker.call("close", self._key)
+        finally:
+            self._pool._episode_closed(self._worker)
+
+
+if __name__ == "__main__":
+    main()

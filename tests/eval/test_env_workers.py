@@ -1,0 +1,251 @@
+"""``env_workers``: the environment in worker processes records exactly what in-process does."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.eval.helpers import open_store
+from tests.eval.test_resume import _check_complete, _wait_for_steps
+from vlmforge.env_workers import EnvBuild, EnvWorkerError, EnvWorkerPool
+from vlmforge.errors import ConfigError
+
+CRASHY_PLUGIN = '''
+"""An environment whose worker process dies (os._exit(3)) on seed 1's third step."""
+import os
+from vlmforge.components import EnvSpec, Observation, StepOutcome
+from vlmforge.hookspecs import hookimpl
+
+TOOLS = [{"type": "function", "function": {"name": "interact", "parameters": {
+    "type": "object", "properties": {"action": {"type": "string"}}}}}]
+
+
+class Episode:
+    def __init__(self, seed):
+        self.seed, self.t = seed, 0
+
+    def reset(self):
+        return Observation(text=f"seed {self.seed} t 0")
+
+    def step(self, tool_calls):
+        self.t += 1
+        if self.seed == 1 and self.t == 3:
+            os._exit(3)
+        done = self.t >= 5
+        return StepOutcome(Observation(text=f"seed {self.seed} t {self.t}"), reward=1.0,
+                           actions=["noop"], done=done, termination="end" if done else None)
+
+    def close(self):
+        pass
+
+
+class Crashy:
+    config_model = None
+
+    def spec(self):
+        return EnvSpec(name="crashy", tools=TOOLS, system_prompt="s", action_names=["noop"])
+
+    def start(self, seed):
+        return Episode(seed)
+
+    def config_dict(self):
+        return {"pid_is_not_recorded": True}
+
+
+@hookimpl
+def register_environments(register):
+    register("crashy", Crashy)
+'''
+
+
+def _eval(tmp: Path, db: str, *extra: str):
+    return run_cli(
+        "eval",
+        "--env",
+        "crafter",
+        "--policy",
+        "random",
+        "--seeds",
+        "0-3",
+        "--max-steps",
+        "40",
+        "--concurrency",
+        "4",
+        "--trace-db",
+        str(tmp / db),
+        "--run-name",
+        "r",
+        *extra,
+        cwd=tmp,
+    )
+
+
+def _trajectories(db: Path) -> dict[int, list[tuple]]:
+    store = open_store(db)
+    (episodes,) = [list(store.episodes([store.get_run("r").id]))]
+    out = {
+        e.seed: [
+            (s.actions, s.reward, s.observation.text, s.observation.images, s.achievements)
+            for s in store.steps(e.id)
+        ]
+        for e in episodes
+    }
+    store.close()
+    return out
+
+
+def test_workers_record_what_the_in_process_env_records(tmp_path: Path) -> None:
+    local = _eval(tmp_path, "local.db")
+    workers = _eval(tmp_path, "workers.db", "--env-workers", "2")
+    assert local.returncode == 0, local.stderr
+    assert workers.returncode == 0, workers.stderr
+    expected, got = _trajectories(tmp_path / "local.db"), _trajectories(tmp_path / "workers.db")
+    assert sorted(got) == [0, 1, 2, 3]
+    assert all(len(steps) > 1 for steps in got.values())
+    assert got == expected
+    stores = [open_store(tmp_path / db) for db in ("local.db", "workers.db")]
+    runs = [s.get_run("r") for s in stores]
+    assert runs[0].env_config == runs[1].env_config  # the config the workers built from
+    assert runs[0].env_config["max_steps"] == 40  # --max-steps reached the worker's env
+    for s in stores:
+        s.close()
+
+
+def test_eval_process_never_imports_the_environment(tmp_path: Path) -> None:
+    """With workers, crafter (and numba) load in the workers only."""
+    script = (
+        "import sys\n"
+        "sys.argv = ['vlmforge', 'eval', '--env', 'crafter', '--policy', 'random', '--seeds',"
+        " '0-1', '--max-steps', '10', '--env-workers', '1', '--trace-db', 'x.db']\n"
+        "from vlmforge.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "print(code, 'crafter' in sys.modules, 'numba' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VLMFORGE_")}
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.stdout.split()[-3:] == ["0", "False", "False"], out.stderr
+
+
+def test_bad_env_setting_points_at_file_line_and_key(tmp_path: Path) -> None:
+    config = tmp_path / "eval.toml"
+    config.write_text(
+        'seeds = "0"\nenv_workers = 1\n\n[env]\nname = "crafter"\nsize = 64\nfrobnicate = 1\n\n'
+        '[policy]\nname = "random"\n'
+    )
+    with_workers = run_cli("eval", "--config", str(config), "--trace-db", "x.db", cwd=tmp_path)
+    config.write_text(config.read_text().replace("env_workers = 1", "env_workers = 0"))
+    in_process = run_cli("eval", "--config", str(config), "--trace-db", "y.db", cwd=tmp_path)
+    assert with_workers.returncode == in_process.returncode == 2
+    assert "frobnicate" in with_workers.stderr and "line 7" in with_workers.stderr
+    assert with_workers.stderr == in_process.stderr  # the same message, from the worker
+
+
+def test_a_dead_worker_fails_its_episode_and_the_others_carry_on(tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "crashy_env.py").write_text(CRASHY_PLUGIN)
+    result = run_cli(
+        "eval",
+        "--plugins-dir",
+        str(plugins),
+        "--env",
+        "crashy",
+        "--policy",
+        "random",
+        "--seeds",
+        "0-3",
+        "--env-workers",
+        "2",
+        "--trace-db",
+        str(tmp_path / "c.db"),
+        "--run-name",
+        "r",
+        "--json-summary",
+        str(tmp_path / "s.json"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    store = open_store(tmp_path / "c.db")
+    episodes = {e.seed: e for e in store.episodes([store.get_run("r").id])}
+    store.close()
+    assert episodes[1].status.value == "failed"
+    assert "environment worker" in episodes[1].error and "exit code 3" in episodes[1].error
+    for seed in (0, 2, 3):  # sequential episodes: after the crash they run on the other worker
+        assert episodes[seed].status.value == "done" and episodes[seed].steps == 5
+    assert json.loads((tmp_path / "s.json").read_text())["runs"][0]["episodes"] == 4
+
+
+def test_pool_errors_and_close(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown environment .nosuchenv."):
+        EnvWorkerPool(EnvBuild("nosuchenv", {}), 1).spec()
+    pool = EnvWorkerPool(EnvBuild("crafter", {"max_steps": 5}), 1)
+    episode = pool.start(0)
+    first = episode.reset()
+    assert first.images and first.text
+    episode.close()
+    pool.close()
+    pool.close()  # idempotent
+    with pytest.raises(EnvWorkerError, match="every environment worker has exited"):
+        pool.start(1)
+
+
+@pytest.mark.slow
+def test_ctrl_c_to_the_whole_process_group_then_resume(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the workers too: they ignore it, the eval stops cleanly
+    (episodes interrupted, exit 130), no worker is left behind, and --resume finishes."""
+    db = tmp_path / "i.db"
+    args = [
+        "eval",
+        "--env",
+        "crafter",
+        "--policy",
+        "random",
+        "--seeds",
+        "0-2",
+        "--max-steps",
+        "150",
+        "--concurrency",
+        "2",
+        "--run-name",
+        "killed",
+        "--trace-db",
+        str(db),
+        "--env-workers",
+        "2",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VLMFORGE_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vlmforge", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    _wait_for_steps(db, 20, proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # the workers exit with the eval
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("an environment worker outlived the eval")
+    again = run_cli(*args, "--resume")
+    assert again.returncode == 0, again.stderr
+    _check_complete(db)
