@@ -186,7 +186,7 @@ def test_a_dead_worker_fails_its_episode_and_the_others_carry_on(tmp_path: Path)
 
 
 def test_pool_errors_and_close(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="unknown environment .nosuchenv."):
+    with pytest.raises(ConfigError, match="unknown environment 'nosuchenv'"):
         EnvWorkerPool(EnvBuild("nosuchenv", {}), 1).spec()
     pool = EnvWorkerPool(EnvBuild("crafter", {"max_steps": 5}), 1)
     episode = pool.start(0)
