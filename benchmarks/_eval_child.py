@@ -10,6 +10,16 @@ import resource
 import sys
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ``ru_maxrss``: after fork + exec it starts from
+    the forking parent's RSS, so a child of a big benchmark process would report the parent's."""
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def main() -> None:
     out, args = sys.argv[1], sys.argv[3:]
     sys.argv = ["vlmforge", *args]
@@ -24,8 +34,10 @@ def main() -> None:
         json.dump(
             {
                 "exit_code": code,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-                # the largest child (an env worker with --env-workers), not their sum
+                "peak_rss_mb": peak_rss_mb(),
+                "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+                # the largest child (an env worker with --env-workers), not their sum; at least
+                # this process's RSS when it started the child (see peak_rss_mb)
                 "largest_child_rss_mb": (
                     resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
                 ),
