@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.eval.helpers import open_store
-from tests.eval.test_resume import _check_complete, _wait_for_steps
+from tests.eval.test_resume import ARGS, _check_complete, _start, _wait_for_steps
 from vlmforge.env_workers import EnvBuild, EnvWorkerError, EnvWorkerPool
 from vlmforge.errors import ConfigError
 
@@ -204,35 +204,7 @@ def test_ctrl_c_to_the_whole_process_group_then_resume(tmp_path: Path) -> None:
     """A terminal's Ctrl-C reaches the workers too: they ignore it, the eval stops cleanly
     (episodes interrupted, exit 130), no worker is left behind, and --resume finishes."""
     db = tmp_path / "i.db"
-    args = [
-        "eval",
-        "--env",
-        "crafter",
-        "--policy",
-        "random",
-        "--seeds",
-        "0-2",
-        "--max-steps",
-        "150",
-        "--concurrency",
-        "2",
-        "--run-name",
-        "killed",
-        "--trace-db",
-        str(db),
-        "--env-workers",
-        "2",
-    ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VLMFORGE_")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vlmforge", *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = _start(db, tmp_path, "--env-workers", "2", new_session=True)
     _wait_for_steps(db, 20, proc)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -246,6 +218,6 @@ def test_ctrl_c_to_the_whole_process_group_then_resume(tmp_path: Path) -> None:
         time.sleep(0.1)
     else:
         raise AssertionError("an environment worker outlived the eval")
-    again = run_cli(*args, "--resume")
+    again = run_cli("eval", *ARGS, "--trace-db", str(db), "--env-workers", "2", "--resume")
     assert again.returncode == 0, again.stderr
     _check_complete(db)

@@ -31,15 +31,18 @@ ARGS = [
 ]
 
 
-def _start(db: Path, tmp: Path) -> subprocess.Popen[str]:
+def _start(db: Path, tmp: Path, *extra: str, new_session: bool = False) -> subprocess.Popen[str]:
+    """``vlmforge eval ARGS --trace-db DB EXTRA`` in a child process (in its own process group
+    with ``new_session``, so a test can signal the whole group as a terminal's Ctrl-C does)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VLMFORGE_")}
     return subprocess.Popen(
-        [sys.executable, "-m", "vlmforge", "eval", *ARGS, "--trace-db", str(db)],
+        [sys.executable, "-m", "vlmforge", "eval", *ARGS, "--trace-db", str(db), *extra],
         cwd=tmp,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=new_session,
     )
 
 
