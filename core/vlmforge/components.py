@@ -82,7 +82,12 @@ class EnvEpisode(Protocol):
 
 
 class Environment(Protocol):
-    """An environment (``--env NAME``)."""
+    """An environment (``--env NAME``).
+
+    Optional attribute ``blocking_calls = True``: its episodes' calls only wait on another
+    process (:class:`vlmforge.env_workers.EnvWorkerPool`), so the runner gives it one thread
+    per episode in flight instead of about one per core.
+    """
 
     config_model: ClassVar[type]
 

@@ -153,10 +153,9 @@ class _Worker:
         self.dead: str | None = None  # why it can no longer be used
         self._send_lock = threading.Lock()
         self._ids = itertools.count(_READY + 1)
-        self._pending: dict[int, Future[Any]] = {}
         self.ready: Future[Any] = Future()
-        self._pending[_READY] = self.ready
-        self._operation: dict[int, str] = {_READY: "start-up"}
+        # request id -> (its future, its operation, named if the worker dies before replying)
+        self._pending: dict[int, tuple[Future[Any], str]] = {_READY: (self.ready, "start-up")}
         self.conn.send(build)
         self._reader = threading.Thread(
             target=self._read, name=f"vlmforge-env-worker-{index}", daemon=True
@@ -170,8 +169,7 @@ class _Worker:
             if self.dead is not None:
                 raise EnvWorkerError(self.dead)
             request_id = next(self._ids)
-            self._pending[request_id] = future
-            self._operation[request_id] = op
+            self._pending[request_id] = (future, op)
             # if the worker is gone, its reader fails every pending request, this one included
             with contextlib.suppress(OSError):
                 self.conn.send((request_id, op, key, *args))
@@ -183,8 +181,7 @@ class _Worker:
                 request_id, status, *rest = self.conn.recv()
             except (EOFError, OSError):
                 break
-            future = self._pending.pop(request_id)
-            self._operation.pop(request_id, None)
+            future, _ = self._pending.pop(request_id)
             if status == "ok":
                 future.set_result(rest[0])
             else:
@@ -194,8 +191,7 @@ class _Worker:
                 f"environment worker {self.index} exited (exit code {self.exit_code()})"
             )
             pending, self._pending = self._pending, {}
-            for request_id, future in pending.items():
-                op = self._operation.get(request_id, "a request")
+            for future, op in pending.values():
                 future.set_exception(EnvWorkerError(f"{self.dead} while running {op}"))
 
     def stop(self) -> None:
@@ -236,7 +232,6 @@ class EnvWorkerPool:
     def __init__(self, build: EnvBuild, workers: int):
         if workers < 1:
             raise ValueError("workers must be >= 1")
-        self.build = build
         self._workers = [_Worker(index, build) for index in range(workers)]
         self._lock = threading.Lock()
         self._ready = False
@@ -288,10 +283,6 @@ class EnvWorkerPool:
             worker.stop()
         for worker in self._workers:
             worker.join()
-
-    @property
-    def workers(self) -> int:
-        return len(self._workers)
 
     def _episode_closed(self, worker: _Worker) -> None:
         with self._lock:

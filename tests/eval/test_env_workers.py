@@ -90,7 +90,7 @@ def _eval(tmp: Path, db: str, *extra: str):
 
 def _trajectories(db: Path) -> dict[int, list[tuple]]:
     store = open_store(db)
-    (episodes,) = [list(store.episodes([store.get_run("r").id]))]
+    episodes = list(store.episodes([store.get_run("r").id]))
     out = {
         e.seed: [
             (s.actions, s.reward, s.observation.text, s.observation.images, s.achievements)
