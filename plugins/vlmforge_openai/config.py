@@ -70,7 +70,7 @@ class OpenAIPolicyConfig(StrictModel):
     http_client: Literal["aiohttp", "httpx"] = Field(
         "aiohttp",
         description='HTTP stack under the official client: "aiohttp" (the openai[aiohttp] '
-        'extra, about 40% less CPU per call) or "httpx" (the client\'s default).',
+        'extra, ~1.3 instead of ~1.8 ms CPU per call) or "httpx" (the client\'s default).',
     )
     max_retries: int = Field(4, ge=0, le=50, description="Retries after the first attempt.")
     retry_backoff_s: float = Field(0.5, ge=0, description="First backoff wait (doubles).")
