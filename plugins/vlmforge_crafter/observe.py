@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from crafter import constants, objects
 
+from vlmforge.prompting import describe_offset
 from vlmforge_crafter.config import CrafterConfig
 
 #: Crafter's semantic ids: 0 unknown/none, materials 1-12, then the object kinds 13-18.
@@ -43,16 +44,6 @@ def kind_of(obj: Any) -> str:
     """The lower-case kind of a Crafter object ("cow", "zombie", ...)."""
     kind = _KIND_OF_TYPE.get(type(obj))
     return kind if kind is not None else type(obj).__name__.lower()
-
-
-def describe_offset(dx: int, dy: int) -> str:
-    """(2, -1) -> "2 right, 1 up"; (0, 0) -> "here"."""
-    parts = []
-    if dx:
-        parts.append(f"{abs(dx)} {'right' if dx > 0 else 'left'}")
-    if dy:
-        parts.append(f"{abs(dy)} {'down' if dy > 0 else 'up'}")
-    return ", ".join(parts) or "here"
 
 
 class Observer:
