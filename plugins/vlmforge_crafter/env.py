@@ -19,7 +19,7 @@ from vlmforge.images import PngImage, encode_png
 from vlmforge.trace import ToolCall
 from vlmforge_crafter.actions import feedback_message, parse_tool_calls, tool_schemas
 from vlmforge_crafter.config import ACTION_NAMES, CrafterConfig
-from vlmforge_crafter.determinism import make_deterministic
+from vlmforge_crafter.games import Games
 from vlmforge_crafter.observe import Observer
 from vlmforge_crafter.prompt import system_prompt
 
@@ -32,10 +32,6 @@ if tuple(crafter.constants.actions) != ACTION_NAMES:  # the tool schemas list th
     )
 
 
-def _no_semantic_map() -> None:
-    return None
-
-
 class EpisodeOverError(VlmforgeError):
     """``step`` was called on an episode that has already ended."""
 
@@ -43,8 +39,9 @@ class EpisodeOverError(VlmforgeError):
 class CrafterEpisode:
     """One Crafter episode for one seed (the same seed always gives the same world)."""
 
-    def __init__(self, config: CrafterConfig, seed: int, observer: Observer):
+    def __init__(self, config: CrafterConfig, seed: int, observer: Observer, games: Games):
         self.config, self.seed, self.observer = config, int(seed), observer
+        self._games = games
         self.env: Any = None
         self.env_steps = 0
         self.done = False
@@ -55,19 +52,7 @@ class CrafterEpisode:
     # -- lifecycle -----------------------------------------------------------------------------
     def reset(self) -> Observation:
         """Build a fresh world for this seed and return the first observation."""
-        cfg = self.config
-        self.env = crafter.Env(
-            area=tuple(cfg.area),
-            view=tuple(cfg.view),
-            size=(cfg.image_size, cfg.image_size),
-            length=cfg.length,
-            seed=self.seed,
-        )
-        make_deterministic(self.env)
-        # crafter's step() builds info["semantic"], a copy of the whole 64x64 map with every
-        # object drawn in (~50 us); nothing here reads it (the ground truth carries its own
-        # semantic view of the visible tiles), so it is skipped. No effect on the game.
-        self.env._sem_view = _no_semantic_map
+        self.env = self._games.new(self.seed)
         frame = self.env.reset()
         self.env_steps, self.done, self.unlocked = 0, False, []
         self._history.clear()
@@ -153,6 +138,7 @@ class CrafterEnvironment:
 
     def __init__(self, config: CrafterConfig | None = None):
         self.config = config or CrafterConfig()
+        self._games = Games(self.config)
 
     def spec(self) -> EnvSpec:
         cfg = self.config
@@ -169,7 +155,7 @@ class CrafterEnvironment:
 
     def start(self, seed: int) -> CrafterEpisode:
         """A new episode; call ``reset()`` on it for the first observation."""
-        return CrafterEpisode(self.config, seed, Observer(self.config))
+        return CrafterEpisode(self.config, seed, Observer(self.config), self._games)
 
     def config_dict(self) -> dict[str, Any]:
         return self.config.model_dump(mode="json")
