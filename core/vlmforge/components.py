@@ -84,9 +84,11 @@ class EnvEpisode(Protocol):
 class Environment(Protocol):
     """An environment (``--env NAME``).
 
-    Optional attribute ``blocking_calls = True``: its episodes' calls only wait on another
-    process (:class:`vlmforge.env_workers.EnvWorkerPool`), so the runner gives it one thread
-    per episode in flight instead of about one per core.
+    The runner calls ``start`` and the episodes' methods in threads (about one per core).
+    Optional attribute ``async_calls = True``: the environment also offers ``async def
+    astart(seed)`` and its episodes ``areset``, ``astep`` and ``aclose``, which the runner
+    awaits on its event loop instead (:class:`vlmforge.env_workers.EnvWorkerPool`, whose calls
+    only wait on worker processes).
     """
 
     config_model: ClassVar[type]

@@ -98,12 +98,11 @@ class EvalRunner:
         self.max_steps = max_steps
         self.frames_dir = frames_dir
         self.events = events or RunnerEvents()
-        # An env whose calls only wait (worker processes) gets a thread per episode in flight;
-        # an in-process env gets no more threads than the cores can use.
-        cpu_bound = not getattr(env, "blocking_calls", False)
-        default_threads = min(concurrency, (os.cpu_count() or 2) + 2) if cpu_bound else concurrency
+        # An env with async calls (worker processes) is awaited on the loop; an in-process env
+        # runs in threads, no more of them than the cores can use.
+        self._async_env = bool(getattr(env, "async_calls", False))
         self._env_pool = ThreadPoolExecutor(
-            max_workers=env_threads or default_threads,
+            max_workers=env_threads or min(concurrency, (os.cpu_count() or 2) + 2),
             thread_name_prefix="vlmforge-env",
         )
         self._store_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlmforge-store")
@@ -131,9 +130,16 @@ class EvalRunner:
         for task in list(self._acting.values()):
             task.cancel()
 
-    async def _in_env(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _in_env(self, target: Any, op: str, *args: Any) -> Any:
+        """``target.op(*args)`` (``target.aop`` awaited for an env with async calls, else in an
+        env thread); what it raises becomes an :class:`_EnvError`."""
         assert self._loop is not None
-        return await self._loop.run_in_executor(self._env_pool, fn, *args)
+        try:
+            if self._async_env:
+                return await getattr(target, f"a{op}")(*args)
+            return await self._loop.run_in_executor(self._env_pool, getattr(target, op), *args)
+        except Exception as exc:  # an env bug or a remote env failing: recorded on the episode
+            raise _EnvError(f"{type(exc).__name__}: {exc}") from exc
 
     async def _in_store(self, fn: Callable[..., Any], *args: Any) -> Any:
         assert self._loop is not None
@@ -188,8 +194,8 @@ class EvalRunner:
         env_episode = None
         write: asyncio.Future[None] | None = None
         try:
-            env_episode = await self._in_env(_env_call, self.env.start, seed)
-            observation: Observation = await self._in_env(_env_call, env_episode.reset)
+            env_episode = await self._in_env(self.env, "start", seed)
+            observation: Observation = await self._in_env(env_episode, "reset")
             episode_policy = await self._start_policy(seed)
             index = 0
             while True:
@@ -229,7 +235,7 @@ class EvalRunner:
                 await write
             if env_episode is not None:
                 try:
-                    await self._in_env(_env_call, env_episode.close)
+                    await self._in_env(env_episode, "close")
                 except _EnvError as exc:
                     episode.error = episode.error or f"environment close failed: {exc}"
         episode.finished_at = utcnow()
@@ -289,7 +295,7 @@ class EvalRunner:
                 exc.failed_images = observation.images  # type: ignore[attr-defined]
             raise
         t1 = time.perf_counter()
-        outcome: StepOutcome = await self._in_env(_env_call, env_episode.step, decision.tool_calls)
+        outcome: StepOutcome = await self._in_env(env_episode, "step", decision.tool_calls)
         t2 = time.perf_counter()
         step = _decided_step(
             episode,
@@ -353,13 +359,6 @@ class EvalRunner:
 
 class _EnvError(Exception):
     """The environment raised while stepping (the episode is recorded as failed)."""
-
-
-def _env_call(fn: Callable[..., Any], *args: Any) -> Any:
-    try:
-        return fn(*args)
-    except Exception as exc:  # an env bug or a remote env failing: recorded on the episode
-        raise _EnvError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _decided_step(

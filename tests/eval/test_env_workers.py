@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,73 @@ def test_ctrl_c_to_the_whole_process_group_then_resume(tmp_path: Path) -> None:
     again = run_cli("eval", *ARGS, "--trace-db", str(db), "--env-workers", "2", "--resume")
     assert again.returncode == 0, again.stderr
     _check_complete(db)
+
+
+SLOW_RESET_PLUGIN = '''
+"""An environment whose reset waits until a file appears (a world that takes long to build)."""
+import os, time
+from vlmforge.components import EnvSpec, Observation, StepOutcome
+from vlmforge.hookspecs import hookimpl
+
+GATE = os.environ["SLOW_RESET_GATE"]
+
+
+class Episode:
+    def __init__(self, seed):
+        self.seed, self.t = seed, 0
+
+    def reset(self):
+        while self.seed == 1 and not os.path.exists(GATE):
+            time.sleep(0.01)
+        return Observation(text=f"seed {self.seed} t 0")
+
+    def step(self, tool_calls):
+        self.t += 1
+        return StepOutcome(Observation(text=f"seed {self.seed} t {self.t}"), reward=0.0,
+                           actions=["noop"])
+
+    def close(self):
+        pass
+
+
+class SlowReset:
+    config_model = None
+
+    def spec(self):
+        return EnvSpec(name="slowreset", tools=[], system_prompt="s", action_names=["noop"])
+
+    def start(self, seed):
+        return Episode(seed)
+
+    def config_dict(self):
+        return {}
+
+
+@hookimpl
+def register_environments(register):
+    register("slowreset", SlowReset)
+'''
+
+
+def test_steps_are_served_while_another_episode_builds_its_world(tmp_path, monkeypatch) -> None:
+    """One worker: seed 1's reset blocks until released; seed 0 keeps stepping meanwhile."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "slowreset.py").write_text(SLOW_RESET_PLUGIN)
+    gate = tmp_path / "gate"
+    monkeypatch.setenv("SLOW_RESET_GATE", str(gate))
+    pool = EnvWorkerPool(EnvBuild("slowreset", {}, plugins_dirs=(str(plugins),)), 1)
+    threads = ThreadPoolExecutor(2)
+    try:
+        stepping, building = pool.start(0), pool.start(1)
+        stepping.reset()
+        world = threads.submit(building.reset)
+        steps = threads.submit(lambda: [stepping.step([]).observation.text for _ in range(20)])
+        assert steps.result(timeout=20)[-1] == "seed 0 t 20"  # not stuck behind seed 1
+        assert not world.done()  # seed 1's reset is still running in the worker
+        gate.touch()
+        assert world.result(timeout=20).text == "seed 1 t 0"
+        assert building.step([]).observation.text == "seed 1 t 1"
+    finally:
+        pool.close()  # fails any call still waiting, so the threads end
+        threads.shutdown()
