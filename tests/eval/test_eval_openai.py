@@ -117,3 +117,31 @@ def test_bad_key_stops_the_whole_run_at_once(tmp_path: Path) -> None:
     store.close()
     assert len(episodes) <= 2 and all(e.status.value == "interrupted" for e in episodes)
     assert KEY not in proc.stderr
+
+
+def test_concurrency_is_the_number_of_decisions_in_flight(tmp_path: Path) -> None:
+    """6 episodes at concurrency 3 against a server that answers after 0.4 s: the server sees
+    exactly 3 requests in flight at its busiest (episodes overlap, and no more than asked)."""
+    latency = 0.4
+
+    def one_action(request) -> Reply:
+        return Reply.tool_call("interact", {"action": "noop"})
+
+    with OpenAIServer(one_action, latency_s=latency, api_key=KEY) as server:
+        config = _config(tmp_path, server.base_url, seeds="0-5")
+        text = config.read_text().replace("concurrency = 2", "concurrency = 3")
+        config.write_text(text.replace("max_steps = 12", "max_steps = 4"))
+        proc = run_cli(
+            "eval",
+            "--config",
+            str(config),
+            "--trace-db",
+            str(tmp_path / "c.db"),
+            env={"LOOPBACK_API_KEY": KEY},
+        )
+        assert proc.returncode == 0, proc.stderr
+        arrivals = [r.received_at for r in server.chat_requests]
+    assert len(arrivals) == 6 * 4
+    # a request is in flight from its arrival until its reply, which leaves >= latency later
+    in_flight = [sum(1 for u in arrivals if u <= t < u + latency) for t in arrivals]
+    assert max(in_flight) == 3
