@@ -120,9 +120,9 @@ def test_bad_key_stops_the_whole_run_at_once(tmp_path: Path) -> None:
 
 
 def test_concurrency_is_the_number_of_decisions_in_flight(tmp_path: Path) -> None:
-    """6 episodes at concurrency 3 against a server that answers after 0.4 s: the server sees
+    """6 episodes at concurrency 3 against a server that answers after 0.5 s: the server sees
     exactly 3 requests in flight at its busiest (episodes overlap, and no more than asked)."""
-    latency = 0.4
+    latency = 0.5
 
     def one_action(request) -> Reply:
         return Reply.tool_call("interact", {"action": "noop"})
