@@ -63,12 +63,13 @@ def run_eval(base_url: str, args: argparse.Namespace, workdir: Path, tag: str) -
     if proc.returncode != 0:
         raise SystemExit(f"eval failed:\n{proc.stderr[-3000:]}")
     (run,) = json.loads(summary.read_text())["runs"]
-    return run | json.loads(child.read_text()) | {"startup_s": startup_s(workdir / f"{tag}.db")}
+    startup = startup_s(workdir / f"{tag}.db", args.concurrency)
+    return run | json.loads(child.read_text()) | {"startup_s": startup}
 
 
-def startup_s(db: Path) -> float:
+def startup_s(db: Path, concurrency: int) -> float:
     """Seconds from the first episode's start until the last of the first wave of episodes
-    (one per concurrency slot, all started at once) took its first step: world generation for
+    (the first ``concurrency`` to start, one per slot) took its first step: world generation for
     that wave, which only more cores can shorten."""
     from vlmforge_sqlite.store import SqliteStore, SqliteStoreConfig
 
@@ -76,7 +77,7 @@ def startup_s(db: Path) -> float:
     try:
         episodes = sorted(store.episodes(), key=lambda e: e.started_at)
         t0 = episodes[0].started_at
-        wave = [e for e in episodes if (e.started_at - t0).total_seconds() < 0.05]
+        wave = episodes[:concurrency]
         firsts = [next(iter(store.steps(e.id))).started_at for e in wave]
     finally:
         store.close()

@@ -364,7 +364,8 @@ class EnvWorkerPool:
 
 
 class _WorkerEpisode:
-    """One episode living in a worker; the runner calls it from one thread at a time."""
+    """One episode living in a worker; one call at a time (the runner awaits each before the
+    next), through the sync methods or their ``a`` twins."""
 
     def __init__(self, pool: EnvWorkerPool, worker: _Worker, key: int):
         self._pool, self._worker, self._key = pool, worker, key

@@ -1,7 +1,8 @@
 """The async episode runner behind ``vlmforge eval``.
 
 - Concurrency is the number of episodes in flight. Policies are awaited on the event loop;
-  environment calls run in a thread pool and store calls in one dedicated thread, so a slow
+  environment calls run in a thread pool (or are awaited, for an environment with
+  ``async_calls`` such as the env workers) and store calls in one dedicated thread, so a slow
   environment step never starves the loop (or the other episodes' HTTP calls).
 - Every step is recorded (:class:`vlmforge.trace.Step` built from the policy's
   :class:`~vlmforge.components.Decision` and the environment's
