@@ -280,7 +280,7 @@ def test_env_url_needs_env_remote(cli) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.slow
 def test_eval_survives_a_killed_server(two_servers: list[Server], serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    doomed = serve("--env", "crafter")
+    doomed = serve("--env", "crafter", "--log-level", "info")  # info: an access-log line per step
     survivor = two_servers[0]
     config = tmp_path / "eval.toml"
     config.write_text(
@@ -299,11 +299,15 @@ def test_eval_survives_a_killed_server(two_servers: list[Server], serve, tmp_pat
         env=full_env,
     )
     try:
+        # Freeze the doomed server as soon as it has served a step, so the episode it holds
+        # cannot finish (60 steps take ~0.4 s) before the kill: killing at a fixed delay raced
+        # with the episode's end. A start that fails still moves to the survivor; a step cannot.
         deadline = time.monotonic() + 30
-        while httpx.get(f"{doomed.url}/health").json()["active_episodes"] == 0:
-            assert time.monotonic() < deadline and proc.poll() is None, "no episode on it"
-            time.sleep(0.02)
-        time.sleep(0.2)  # let it take a few steps there
+        while not any("/step HTTP" in line for line in list(doomed.stdout_lines)):
+            assert time.monotonic() < deadline and proc.poll() is None, "no step on it"
+            time.sleep(0.005)
+        os.killpg(doomed.proc.pid, signal.SIGSTOP)
+        time.sleep(0.3)  # the eval is now waiting on the frozen server
         doomed.kill()
         out, err = proc.communicate(timeout=60)
     finally:
