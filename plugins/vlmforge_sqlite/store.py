@@ -54,11 +54,15 @@ class SqliteStore(PeeweeTraceStore):
                 f"cannot create the folder for trace store '{path}': {exc}"
             ) from None
         self.path = path
+        try:
+            _ensure_wal(path, config.busy_timeout_s)
+        except sqlite3.DatabaseError as exc:
+            raise VlmforgeError(
+                f"cannot open trace store '{path}': {exc}. Is it a vlmforge SQLite database?"
+            ) from None
         database = pw.SqliteDatabase(
             str(path),
             pragmas=[
-                ("page_size", PAGE_SIZE),
-                ("journal_mode", "wal"),
                 ("synchronous", "normal"),
                 ("busy_timeout", int(config.busy_timeout_s * 1000)),
                 ("foreign_keys", 1),
@@ -87,7 +91,7 @@ class SqliteStore(PeeweeTraceStore):
                 break
             except pw.OperationalError as exc:
                 attempts += 1
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if not _is_lock_error(exc):
                     raise
                 if attempts >= _LOCK_ATTEMPTS:
                     raise VlmforgeError(
@@ -115,3 +119,31 @@ class SqliteStore(PeeweeTraceStore):
             with contextlib.suppress(pw.OperationalError):
                 self.checkpoint()
         super().close()
+
+
+def _ensure_wal(path: Path, busy_timeout_s: float) -> None:
+    """Create the file with our page size in WAL mode (a no-op for an existing WAL database).
+
+    Switching to WAL can fail at once with "database is locked", without SQLite's busy handler
+    waiting, while another process opens the same new file: two evals started together on a
+    fresh path. Such failures are retried with backoff for up to ``busy_timeout_s``.
+    """
+    deadline = time.monotonic() + busy_timeout_s
+    delay = 0.01
+    while True:
+        con = sqlite3.connect(path, timeout=busy_timeout_s)
+        try:
+            con.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only applies to a new file
+            con.execute("PRAGMA journal_mode = wal")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_lock_error(exc) or time.monotonic() + delay > deadline:
+                raise
+        finally:
+            con.close()
+        time.sleep(delay)
+        delay = min(0.5, delay * 2)
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
