@@ -85,10 +85,15 @@ class Environment(Protocol):
     """An environment (``--env NAME``).
 
     The runner calls ``start`` and the episodes' methods in threads (about one per core).
-    Optional attribute ``async_calls = True``: the environment also offers ``async def
-    astart(seed)`` and its episodes ``areset``, ``astep`` and ``aclose``, which the runner
-    awaits on its event loop instead (:class:`vlmforge.env_workers.EnvWorkerPool`, whose calls
-    only wait on worker processes).
+    Optional attributes:
+
+    - ``io_bound = True``: the calls mostly wait on I/O, not on this machine's cores (the
+      ``remote`` environment waits on HTTP), so the runner gives every episode in flight its
+      own thread.
+    - ``async_calls = True``: the environment also offers ``async def astart(seed)`` and its
+      episodes ``areset``, ``astep`` and ``aclose``, which the runner awaits on its event loop
+      instead (:class:`vlmforge.env_workers.EnvWorkerPool`, whose calls only wait on worker
+      processes).
     """
 
     config_model: ClassVar[type]

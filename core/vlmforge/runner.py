@@ -100,10 +100,12 @@ class EvalRunner:
         self.frames_dir = frames_dir
         self.events = events or RunnerEvents()
         # An env with async calls (worker processes) is awaited on the loop; an in-process env
-        # runs in threads, no more of them than the cores can use.
+        # runs in threads, no more of them than the cores can use, unless its calls only wait
+        # on I/O (a remote env): then every episode in flight gets a thread.
         self._async_env = bool(getattr(env, "async_calls", False))
+        cap = concurrency if getattr(env, "io_bound", False) else (os.cpu_count() or 2) + 2
         self._env_pool = ThreadPoolExecutor(
-            max_workers=env_threads or min(concurrency, (os.cpu_count() or 2) + 2),
+            max_workers=env_threads or min(concurrency, cap),
             thread_name_prefix="vlmforge-env",
         )
         self._store_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlmforge-store")

@@ -94,6 +94,7 @@ class RemoteEnvironment:
     """``--env remote``: see the module docstring."""
 
     config_model = RemoteConfig
+    io_bound = True  # calls wait on HTTP: the runner gives every episode in flight a thread
 
     def __init__(self, config: RemoteConfig):
         self.config = config
