@@ -41,10 +41,12 @@ from vlmforge_crafter.config import ACTION_NAMES
 URL_LINE = re.compile(r"on (http://127\.0\.0\.1:\d+) \(worker")
 
 
-def start_server() -> tuple[subprocess.Popen[str], str]:
+def start_server(*serve_args: str) -> tuple[subprocess.Popen[str], str]:
+    """``vlmforge serve SERVE_ARGS`` (default ``--env crafter``) on a free port; (process, URL)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VLMFORGE_")}
+    serve_args = serve_args or ("--env", "crafter")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vlmforge", "serve", "--env", "crafter", "--port", "0"],
+        [sys.executable, "-m", "vlmforge", "serve", *serve_args, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
