@@ -6,8 +6,9 @@ what that buys: the same eval (random policy, concurrency 32, two ``vlmforge ser
 loopback) with the environment's ``io_bound`` flag on, then off, alternating per repetition.
 
 - ``crafter``: the servers serve Crafter (60-step episodes); on few cores the CPU is the limit.
-- ``delayed``: the servers serve an in-house environment whose step sleeps ``--step-delay`` s
-  (a distant or slow simulator); the bound is concurrency / delay.
+- ``delayed``: the servers serve the ``waiting`` test environment
+  (:mod:`vlmforge.testing.envs`), whose step sleeps ``--step-delay`` s (a distant or slow
+  simulator), in 60-step episodes; the bound is concurrency / delay.
 
 The eval runs as ``vlmforge eval`` in a child process. Output: a JSON object and a table.
 
@@ -27,49 +28,7 @@ from pathlib import Path
 from _common import median, report
 from serve_throughput import start_server, stop
 
-DELAYED_PLUGIN = '''
-"""An environment whose step sleeps DELAYED_STEP_S seconds; 60-step episodes."""
-import os, time
-from vlmforge.components import EnvSpec, Observation, StepOutcome
-from vlmforge.hookspecs import hookimpl
-
-DELAY = float(os.environ["DELAYED_STEP_S"])
-TOOL = {"type": "function", "function": {"name": "interact", "parameters": {
-    "type": "object", "properties": {"action": {"type": "string"}}, "required": ["action"]}}}
-
-
-class Episode:
-    t = 0
-
-    def reset(self):
-        return Observation(text="t 0")
-
-    def step(self, tool_calls):
-        time.sleep(DELAY)
-        self.t += 1
-        done = self.t >= 60
-        return StepOutcome(Observation(text=f"t {self.t}"), reward=0.0, actions=["wait"],
-                           done=done, termination="time_limit" if done else None)
-
-    def close(self):
-        pass
-
-
-class Delayed:
-    def spec(self):
-        return EnvSpec(name="delayed", tools=[TOOL], system_prompt="Wait.", action_names=["wait"])
-
-    def start(self, seed):
-        return Episode()
-
-    def config_dict(self):
-        return {}
-
-
-@hookimpl
-def register_environments(register):
-    register("delayed", Delayed)
-'''
+from vlmforge.testing.envs import PLUGINS_DIR
 
 # Runs the CLI with the remote environment's io_bound flag set as given (argv[1]: 0 or 1).
 CHILD = (
@@ -121,13 +80,12 @@ def main() -> None:
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        (work / "plugins").mkdir()
-        (work / "plugins" / "delayed.py").write_text(DELAYED_PLUGIN)
-        os.environ["DELAYED_STEP_S"] = str(args.step_delay)  # read by the delayed servers
+        os.environ["WAITING_STEP_S"] = str(args.step_delay)  # read by the waiting env's servers
+        os.environ["WAITING_STEPS"] = "60"
         for mode in modes:
             serve_args = ("--env", "crafter")
             if mode == "delayed":
-                serve_args = ("--env", "delayed", "--plugins-dir", str(work / "plugins"))
+                serve_args = ("--env", "waiting", "--plugins-dir", str(PLUGINS_DIR))
             servers = [start_server(*serve_args), start_server(*serve_args)]
             try:
                 urls = [url for _, url in servers]
