@@ -23,9 +23,10 @@ _STEP_COLUMNS = ("episode_id", "index", "reward", "policy_latency_s", "env_laten
 _PAYLOAD_EXCLUDE = {*_STEP_COLUMNS, "prompt"}
 
 
-def dumps(value: Any) -> str:
-    """Compact, deterministic JSON."""
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+def dumps(value: Any, *, sort_keys: bool = True) -> str:
+    """Compact JSON; deterministic unless ``sort_keys`` is off (then the keys keep their order,
+    for data whose order is meaningful, such as tool schemas a chat template prints)."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=sort_keys, ensure_ascii=False)
 
 
 def compress(text: str, level: int = 6) -> bytes:
@@ -195,7 +196,7 @@ def run_columns(run: Run, redact_config: Callable[[Any], Any]) -> dict[str, Any]
         "policy_config": dumps(redact_config(run.policy_config)),
         "model": run.model,
         "seeds": dumps(list(run.seeds)),
-        "tools": dumps(redact_config(run.tools)),
+        "tools": dumps(redact_config(run.tools), sort_keys=False),  # as the model saw them
         "system_prompt": run.system_prompt,
         "achievements": dumps(list(run.achievements)),
         "tags": dumps(list(run.tags)),
