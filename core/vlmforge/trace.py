@@ -121,6 +121,7 @@ class LMCall(_Model):
     finish_reason: str | None = None
     usage: Usage = Field(default_factory=Usage)
     latency_s: float = 0.0  # wall time of the whole call, retries included
+    logprob: float | None = None  # log-probability of the reply under the model, when known
     retries: int = 0
     attempts: list[Attempt] = Field(default_factory=list)
     error: str | None = None

@@ -18,11 +18,13 @@ from typing import Any
 
 @dataclass
 class Request:
-    """One prompt to complete."""
+    """One prompt to complete, with what the decoding needs (candidates, grammar, rng)."""
 
     text: str
     images: list[Any]
     future: asyncio.Future[Any]
+    decode: Any = None  # per-decoding data, grouped on: a ChoiceSet (score), a grammar
+    rng: Any = None  # score: the decision's random stream
     enqueued: float = field(default_factory=time.perf_counter)
 
 
@@ -37,13 +39,15 @@ class Batcher:
         self._worker: asyncio.Task[None] | None = None
         self.batch_sizes: list[int] = []  # every batch run, for inspection and reports
 
-    async def submit(self, text: str, images: list[Any]) -> Any:
+    async def submit(
+        self, text: str, images: list[Any], *, decode: Any = None, rng: Any = None
+    ) -> Any:
         """Queue one request and wait for its result (exceptions propagate to the caller)."""
         if self._queue is None or self._worker is None or self._worker.done():
             self._queue = asyncio.Queue()
             self._worker = asyncio.get_running_loop().create_task(self._run())
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._queue.put(Request(text, images, future))
+        await self._queue.put(Request(text, images, future, decode, rng))
         return await future
 
     async def _run(self) -> None:

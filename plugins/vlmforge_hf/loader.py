@@ -49,6 +49,30 @@ def adapter_base(adapter_dir: Path) -> str:
     return str(base)
 
 
+def training_metadata(loaded: LoadedModel) -> dict[str, Any] | None:
+    """The ``metadata.json`` of the `vlmforge train` run that wrote the adapter or the model
+    (the folder above ``adapter/`` or ``model/``), or None for other models."""
+    for folder in (loaded.adapter, loaded.base):
+        if folder is None:
+            continue
+        path = Path(folder).parent / "metadata.json"
+        if path.is_file():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ConfigError(f"{path}: cannot read the training metadata: {exc}") from None
+            return data if isinstance(data, dict) else None
+    return None
+
+
+def trained_prompt_tools(loaded: LoadedModel) -> bool:
+    """Whether the model was trained with the tool schemas in its prompts (true when unknown:
+    the openai-sft export carries them)."""
+    meta = training_metadata(loaded)
+    found = meta.get("prompt_tools") if meta else None
+    return True if found is None else bool(found)
+
+
 def _has_processor(path: Path) -> bool:
     return (path / "tokenizer.json").is_file() or (path / "tokenizer_config.json").is_file()
 

@@ -18,6 +18,7 @@ from typing import Any
 from vlmforge.errors import ConfigError
 
 FAMILIES = ("qwen2-vl", "qwen2.5-vl", "qwen3-vl")
+MAX_TOKEN_CHARS = 256  # longest token the tiny tokenizers learn
 SPECIAL_TOKENS = [
     "<|endoftext|>",
     "<|im_start|>",
@@ -125,6 +126,9 @@ def train_tokenizer(vocab_size: int = 2048, extra_texts: list[str] | None = None
         special_tokens=SPECIAL_TOKENS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
+        # Grammar engines index tokens in a trie of bounded depth (llguidance: < 1,024 bytes);
+        # a whole system prompt as one token would not fit.
+        max_token_length=MAX_TOKEN_CHARS,
     )
     tok.train_from_iterator([*_CORPUS * 4, *(extra_texts or [])], trainer)
     return PreTrainedTokenizerFast(

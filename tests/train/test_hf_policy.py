@@ -39,7 +39,7 @@ def test_batching_sampling_and_limits(tiny_model: Path) -> None:
     import torch
 
     spec, observations = _spec_and_obs(3)
-    settings = {"model": str(tiny_model), "batch_size": 2, "max_new_tokens": 5,
+    settings = {"model": str(tiny_model), "batch_size": 2, "max_new_tokens": 5, "decoding": "free",
                 "temperature": 1.0, "top_p": 0.9, "seed": 7, "dtype": "bfloat16"}  # fmt: skip
     policy = _policy(settings)
     assert policy.loaded.model.dtype == torch.bfloat16 and policy.loaded.device == "cpu"
@@ -53,7 +53,7 @@ def test_batching_sampling_and_limits(tiny_model: Path) -> None:
         assert call.usage.completion_tokens <= 5 and call.usage.prompt_tokens > 50
         assert call.finish_reason in ("stop", "length")
         assert d.reply.role == "assistant" and isinstance(d.reply.content, str)
-    # same seed, same sampled text (seeded per batch)
+    # same seed, same sampled text (seeded once, when the policy starts)
     again = asyncio.run(_act_all(_policy(settings), spec, observations))
     assert [d.reply.content for d in again] == [d.reply.content for d in first]
 
@@ -61,7 +61,8 @@ def test_batching_sampling_and_limits(tiny_model: Path) -> None:
 def test_text_only_history_and_greedy(tiny_model: Path) -> None:
     spec, observations = _spec_and_obs(1)
     policy = _policy({"model": str(tiny_model), "use_vision": False, "history": "turns",
-                      "history_k": 2, "max_new_tokens": 4, "max_pixels": 784})  # fmt: skip
+                      "history_k": 2, "max_new_tokens": 4, "max_pixels": 784,
+                      "decoding": "free", "temperature": 0.0})  # fmt: skip
     from vlmforge_lora_sft.processor import pixel_limits
 
     assert pixel_limits(policy.loaded.processor)[1] == 784
@@ -72,7 +73,8 @@ def test_text_only_history_and_greedy(tiny_model: Path) -> None:
 
     first, second = asyncio.run(two_steps())
     assert not first.prompt[-1].image_hashes()  # no frames without vision
-    assert first.lm_call.params == {"max_new_tokens": 4, "greedy": True, "batch_size": 1}
+    assert first.lm_call.params == {
+        "decoding": "free", "max_new_tokens": 4, "greedy": True, "batch_size": 1}  # fmt: skip
     # "turns" history: the first turn (user + verbatim reply) comes before the new observation
     assert [m.role for m in second.prompt[:3]] == ["system", "user", "assistant"]
     assert second.prompt[2].content == first.reply.content
@@ -85,6 +87,12 @@ def test_bad_settings(tmp_path: Path) -> None:
         _policy({"adapter": str(tmp_path)})
     with pytest.raises(ConfigError, match="unknown key 'temprature'"):
         _policy({"model": "m", "temprature": 0.5})
+    with pytest.raises(ConfigError, match="decoding: Input should be 'free', 'constrained'"):
+        _policy({"model": "m", "decoding": "beam"})
+    with pytest.raises(ConfigError, match="lists a tool twice"):
+        _policy({"model": "m", "tools": ["interact", "interact"]})
+    with pytest.raises(ConfigError, match="score_max_actions"):
+        _policy({"model": "m", "score_max_actions": 9})
 
 
 def test_batch_wait_collects_late_requests() -> None:
