@@ -54,6 +54,17 @@ class SFTSettings(StrictModel):
     skip_bad_rows: bool = Field(
         False, description="Skip and count unusable rows instead of failing."
     )
+    oversample: int = Field(
+        1,
+        ge=1,
+        le=100,
+        description="Repeat each training row whose target calls an action outside "
+        "common_actions this many times per epoch.",
+    )
+    common_actions: list[str] = Field(
+        default_factory=list,
+        description="The actions whose rows stay once when oversample > 1 (e.g. the moves).",
+    )
 
     learning_rate: float = Field(2e-4, gt=0)
     lr_scheduler: Literal[
@@ -92,6 +103,11 @@ class SFTSettings(StrictModel):
             raise ValueError("set warmup_steps or warmup_ratio, not both")
         if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
             raise ValueError("min_pixels is larger than max_pixels")
+        if self.oversample > 1 and not self.common_actions:
+            raise ValueError(
+                "oversample needs common_actions: the actions whose rows stay once (otherwise "
+                "every row is repeated, which only lengthens an epoch)"
+            )
         return self
 
 

@@ -20,6 +20,8 @@ from vlmforge import __version__
 from vlmforge.errors import ConfigError
 from vlmforge_lora_sft.config import FullSFTConfig, LoraSFTConfig, SFTSettings
 from vlmforge_lora_sft.data import DatasetStats, Example, read_dataset
+from vlmforge_lora_sft.loss import completion_loss_trainer
+from vlmforge_lora_sft.oversample import oversampled
 from vlmforge_lora_sft.processor import load_model, load_processor, set_pixel_limits
 from vlmforge_lora_sft.rendering import render_completion, render_prompt
 
@@ -104,6 +106,14 @@ def training_args(config: SFTSettings, out_dir: Path, device: str, precision: st
     )
 
 
+def _eval_at(log_history: list[dict[str, Any]], step: int) -> dict[str, Any] | None:
+    """The evaluation the Trainer logged at ``step``, if it ran one there."""
+    for entry in reversed(log_history):
+        if "eval_loss" in entry:
+            return entry if entry.get("step") == step else None
+    return None
+
+
 def last_checkpoint(out_dir: Path) -> Path | None:
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -140,7 +150,6 @@ class _SFTBase:
     def train(self) -> dict[str, Any]:
         """Train; returns a summary (output_dir, steps, losses, paths)."""
         from transformers import PrinterCallback
-        from trl import SFTTrainer
 
         from vlmforge_lora_sft.callbacks import RichProgressCallback
         from vlmforge_lora_sft.reports import (
@@ -175,11 +184,14 @@ class _SFTBase:
                 cfg.eval_dataset, fmt=cfg.format, skip_bad_rows=cfg.skip_bad_rows
             )
             eval_dataset = to_dataset(to_rows(processor, eval_examples))
-        train_dataset = to_dataset(to_rows(processor, train_examples))
+        trained_examples, oversample_info = oversampled(
+            train_examples, cfg.oversample, cfg.common_actions
+        )
+        train_dataset = to_dataset(to_rows(processor, trained_examples))
         model = self.load_base(device, precision)
         args = training_args(cfg, out_dir, device, precision)
         callbacks = [RichProgressCallback()] if cfg.progress else []
-        trainer = SFTTrainer(
+        trainer = completion_loss_trainer()(
             model=model,
             args=args,
             train_dataset=train_dataset,
@@ -194,7 +206,11 @@ class _SFTBase:
         train_started = time.perf_counter()
         result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
         train_time = time.perf_counter() - train_started
-        final_eval = trainer.evaluate() if eval_dataset is not None else None
+        final_eval = None
+        if eval_dataset is not None:  # the last logged eval, unless it was at an earlier step
+            final_eval = _eval_at(trainer.state.log_history, trainer.state.global_step)
+            if final_eval is None:
+                final_eval = trainer.evaluate()
         weights_dir = self.save_weights(trainer, processor, out_dir)
         curve = loss_curve(trainer.state.log_history)
         write_loss_curve(curve, out_dir)
@@ -221,6 +237,12 @@ class _SFTBase:
             "final_loss": losses[-1] if losses else None,
             "train_loss": result.training_loss,
             "eval_loss": final_eval.get("eval_loss") if final_eval else None,
+            "eval_completion_accuracy": (
+                final_eval.get("eval_completion_accuracy") if final_eval else None
+            ),
+            # how the prompts were rendered, so the hf policy asks the same way (tools_in_prompt)
+            "prompt_tools": any(ex.tools for ex in train_examples),
+            "oversample": oversample_info,
             "trainable_parameters": trainable,
             "total_parameters": total,
             "device": device,

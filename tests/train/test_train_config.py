@@ -205,3 +205,46 @@ def test_hf_eval_example_config_loads() -> None:
     assert get_registry().get("policy", "hf").config_model() is HFPolicyConfig
     settings = validate(HFPolicyConfig, policy.settings(), str(path))
     assert settings.adapter == "runs/train-lora-tiny" and settings.batch_size == 8
+
+
+def test_oversample_repeats_the_rows_that_act() -> None:
+    from vlmforge_lora_sft.data import Example
+    from vlmforge_lora_sft.oversample import oversampled, target_actions
+
+    def ex(*actions: str, tool: str = "interact_many") -> Example:
+        args = {"actions": list(actions)} if tool == "interact_many" else {"action": actions[0]}
+        call = {"type": "function", "function": {"name": tool, "arguments": args}}
+        return Example(prompt=[], target={"role": "assistant", "content": None,
+                                          "tool_calls": [call]}, images=[])  # fmt: skip
+
+    moves = ["move_left", "move_right", "noop"]
+    data = [ex("move_left"), ex("do"), ex("noop", "move_right"), ex("move_left", "sleep"),
+            ex("place_table", tool="interact")]  # fmt: skip
+    assert target_actions(data[3].target) == ["move_left", "sleep"]
+    assert target_actions(data[4].target) == ["place_table"]
+    out, info = oversampled(data, 3, moves)
+    assert [target_actions(e.target) for e in out].count(["do"]) == 3
+    assert len(out) == 2 + 3 * 3 and info["rows_repeated"] == 3 and info["rows_trained"] == 11
+    assert oversampled(data, 1, moves) == (data, {"oversample": 1})
+    with pytest.raises(ConfigError, match="oversample needs common_actions"):
+        validate(FullSFTConfig, {**BASE, "oversample": 4}, "t.toml")
+
+
+@pytest.mark.slow
+def test_oversample_reaches_the_training_set(tmp_path: Path, tiny_model: Path, export_dir: Path):
+    import json
+
+    from vlmforge_lora_sft.trainer import FullSFTTrainer
+
+    config = FullSFTConfig(model=str(tiny_model), output_dir=str(tmp_path / "out"),
+                           dataset=str(export_dir / "openai-sft" / "train.jsonl"),
+                           max_steps=1, batch_size=2, oversample=3, progress=False,
+                           common_actions=["move_left", "move_right", "move_up", "move_down",
+                                           "noop"])  # fmt: skip
+    FullSFTTrainer(config).train()
+    meta = json.loads((tmp_path / "out" / "metadata.json").read_text())
+    info = meta["oversample"]
+    assert info["oversample"] == 3 and info["rows"] == meta["datasets"]["train"]["examples"]
+    assert 0 < info["rows_repeated"] < info["rows"]  # random play: some moves, some not
+    assert info["rows_trained"] == info["rows"] + 2 * info["rows_repeated"]
+    assert meta["prompt_tools"] is True  # the openai-sft export carries the tool schemas
