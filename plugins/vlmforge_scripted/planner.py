@@ -92,6 +92,7 @@ class Planner(SurvivalGoals, TechTreeGoals, GardenGoals):
             self.critical_needs,
             self.needs_before_bed,
             self.sleep,
+            self.nap,
             self.basics,
             self.stone_age,
             self.furnace_age,

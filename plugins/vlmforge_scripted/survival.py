@@ -160,6 +160,18 @@ class SurvivalGoals:
             return self.explore("stone", "Tired: looking for rock to dig a shelter in.")
         return None
 
+    def nap(self) -> Plan | None:
+        """Take the wake_up achievement early: a short nap as soon as energy is below full,
+        in daylight with no zombie near and supplies up (it lasts ~10-30 steps)."""
+        m = self.memory
+        if self.done("wake_up") or self.inv("energy") >= 9 or m.night:
+            return None
+        if self.inv("health") < 6 or min(self.inv("food"), self.inv("drink")) < 4:
+            return None
+        if any(k in ("zombie", "skeleton") and m.distance(p) <= 6 for p, k in m.creatures.items()):
+            return None
+        return ["sleep"], "Energy below full and nothing hostile near: a short nap (wake_up)."
+
     def needs_before_bed(self) -> Plan | None:
         m = self.memory
         if enclosed(m, m.pos):
