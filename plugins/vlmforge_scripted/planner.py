@@ -93,6 +93,7 @@ class Planner(SurvivalGoals, TechTreeGoals, GardenGoals):
             self.needs_before_bed,
             self.sleep,
             self.nap,
+            self.opening,
             self.basics,
             self.stone_age,
             self.furnace_age,

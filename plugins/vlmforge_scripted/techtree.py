@@ -99,6 +99,17 @@ class TechTreeGoals:
             stand_ok=lambda p: stations_near(m, p, ("table",)),
         )
 
+    def opening(self) -> Plan | None:
+        """First thing in an episode: a sapling from the grass, planted at once (two early
+        achievements, from the same kind of state in every episode)."""
+        if self.memory.step >= 100 or self.done("place_plant"):
+            return None
+        if self.inv("sapling"):
+            return self.place("plant", "Planting my first sapling")
+        if not self.done("collect_sapling"):
+            return self.gather_sapling()
+        return None
+
     def basics(self) -> Plan | None:
         wood_goal = self.wood_needed()
         if not self.done("place_table") and self.inv("wood") < 4:
