@@ -1,10 +1,15 @@
-"""``vlmforge pipeline``: eval -> filter -> model -> train -> eval the trained model, from one file.
+"""``vlmforge pipeline``: collect -> filter -> model -> train -> held-out comparison, one file.
 
 Each stage is the ordinary command (``vlmforge eval``, ``filter``, ``models tiny``, ``train``,
 ``eval``) run as its own process with a config file the pipeline writes to
-``WORKDIR/configs/<stage>.toml``, so any stage can be re-run by hand. The pipeline only wires
-paths between stages (trace database -> export -> model -> adapter -> second eval); every other
-setting is the stage's own config, validated by that stage's model.
+``WORKDIR/configs/<stage>.toml``, so any stage can be re-run by hand. The pipeline wires paths
+between stages (trace database -> export -> model -> trained weights -> held-out eval) and keeps
+the prompt the same at train and eval time (one ``[eval.env]`` table for every eval, the export's
+tool setting for the ``hf`` policy); every other setting is the stage's own config.
+
+The ``heldout`` stage plays ``random``, the ``teacher`` (the collect stage's policy), the ``base``
+model before training and the trained model (``sft``) on the same held-out seeds, which must be
+disjoint from the training seeds, and writes ``WORKDIR/report.json``.
 """
 
 from __future__ import annotations
@@ -23,10 +28,14 @@ from pydantic import Field
 
 from vlmforge.config import StrictModel, TomlSource, load_toml, validate
 from vlmforge.errors import ConfigError, VlmforgeError
+from vlmforge.seeds import parse_seeds
 
-STAGES = ("eval", "filter", "model", "train", "eval_trained")
-Stage = Literal["eval", "filter", "model", "train", "eval_trained"]
+STAGES = ("eval", "filter", "model", "train", "heldout")
+Stage = Literal["eval", "filter", "model", "train", "heldout"]
+ROWS = ("random", "teacher", "base", "sft")
+Row = Literal["random", "teacher", "base", "sft"]
 STATE_FILE = ".vlmforge-pipeline"
+HELDOUT_RUN = "heldout"
 
 
 class ModelStage(StrictModel):
@@ -40,6 +49,30 @@ class ModelStage(StrictModel):
     seed: int = Field(0, description="Tiny model's weight-init seed.")
 
 
+class HeldoutStage(StrictModel):
+    """The comparison on held-out seeds (every row on the same seeds, same environment)."""
+
+    seeds: str | int | list[str | int] = Field(
+        "100-129", description="Held-out seeds; must not overlap the [eval] (training) seeds."
+    )
+    max_steps: int = Field(300, ge=1, description="Env steps per episode.")
+    concurrency: int = Field(30, ge=1, le=4096, description="Episodes in flight per row.")
+    rows: list[Row] = Field(
+        default_factory=lambda: list(ROWS),
+        min_length=1,
+        description="Which rows to play: random, teacher, base, sft.",
+    )
+    random: dict[str, Any] = Field(
+        default_factory=lambda: {"actions_per_call": 1},
+        description="Settings of the `random` policy row.",
+    )
+    hf: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Settings of the `hf` policy for both the base and the sft rows (decoding, "
+        "temperature, ...); model/adapter are wired in.",
+    )
+
+
 class PipelineConfig(StrictModel):
     """The pipeline file: wiring settings plus one table per stage."""
 
@@ -49,9 +82,7 @@ class PipelineConfig(StrictModel):
     filter: dict[str, Any] = Field(default_factory=dict, description="A `vlmforge filter` config.")
     model: ModelStage = Field(default_factory=ModelStage)
     train: dict[str, Any] = Field(default_factory=dict, description="A `vlmforge train` config.")
-    eval_trained: dict[str, Any] = Field(
-        default_factory=dict, description="A `vlmforge eval` config for the trained model."
-    )
+    heldout: HeldoutStage = Field(default_factory=HeldoutStage)
 
 
 @dataclass
@@ -61,6 +92,7 @@ class StageResult:
     config: Path | None
     outputs: dict[str, Path]
     seconds: float = 0.0
+    data: dict[str, Any] | None = None  # the config file's content
 
 
 @dataclass
@@ -69,6 +101,10 @@ class Plan:
 
     workdir: Path
     stages: list[StageResult] = field(default_factory=list)
+    extra_configs: dict[Path, dict[str, Any]] = field(default_factory=dict)
+
+    def stage(self, name: str) -> StageResult | None:
+        return next((s for s in self.stages if s.stage == name), None)
 
 
 def default_config_text() -> str:
@@ -81,10 +117,13 @@ def load_pipeline(path: str | None) -> tuple[PipelineConfig, TomlSource | None]:
         import tomllib
 
         data = tomllib.loads(default_config_text())
-        return validate(PipelineConfig, data, "embedded pipeline_demo.toml"), None
+        config = validate(PipelineConfig, data, "embedded pipeline_demo.toml")
+        _check_heldout(config, "embedded pipeline_demo.toml")
+        return config, None
     source = load_toml(path)
     config = validate(PipelineConfig, source.data, str(source.path), toml=source)
     _check_stage_tables(config, source)
+    _check_heldout(config, str(source.path))
     return config, source
 
 
@@ -93,37 +132,75 @@ def _check_stage_tables(config: PipelineConfig, source: TomlSource) -> None:
     from vlmforge.dataset.config import FilterConfig
     from vlmforge.eval_config import EvalConfig
 
-    for key, model in (
-        ("eval", EvalConfig),
-        ("eval_trained", EvalConfig),
-        ("filter", FilterConfig),
-    ):
+    for key, model in (("eval", EvalConfig), ("filter", FilterConfig)):
         if key in config.stages:
             validate(model, getattr(config, key), str(source.path), toml=source, prefix=(key,))
 
 
+def _check_heldout(config: PipelineConfig, where: str) -> None:
+    """The held-out stage's eval config must be valid and its seeds new, before anything runs."""
+    if "heldout" not in config.stages:
+        return
+    from vlmforge.eval_config import EvalConfig
+
+    heldout = set(parse_seeds(config.heldout.seeds))
+    trained = set(parse_seeds(config.eval.get("seeds", "0-9")))
+    shared = sorted(heldout & trained)
+    if shared:
+        raise ConfigError(
+            f"{where}: heldout.seeds and eval.seeds share {len(shared)} seeds (e.g. "
+            f"{shared[0]}); held-out seeds must be ones the model never trained on."
+        )
+    here = Path("WORKDIR")
+    try:
+        data = heldout_config(config, here, here / "model", here / "train")
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    validate(EvalConfig, data, f"{where} (the heldout stage's eval config)")
+
+
+def check_components(config: PipelineConfig, where: str) -> None:
+    """Validate the settings of the trainer and of every held-out policy with their own config
+    models, so a typo fails before the first stage runs, not after training."""
+    from vlmforge.plugins import get_registry
+
+    registry = get_registry()
+    here = Path("WORKDIR")
+    if "train" in config.stages:
+        settings = {k: v for k, v in config.train.items() if k != "trainer"}
+        settings |= {"model": "MODEL", "dataset": "DATA", "output_dir": "OUT"}
+        model = registry.get("trainer", trainer_name(config)).load().config_model
+        validate(model, settings, f"{where} [train]")
+    if "heldout" in config.stages:
+        for policy in heldout_config(config, here, here / "model", here / "train")["policies"]:
+            settings = {k: v for k, v in policy.items() if k not in ("name", "label")}
+            model = getattr(registry.get("policy", policy["name"]).load(), "config_model", None)
+            if model is not None:
+                validate(model, settings, f"{where} (heldout row '{policy['label']}')")
+
+
+def trainer_name(config: PipelineConfig) -> str:
+    return str(config.train.get("trainer", "lora-sft"))
+
+
 def plan(config: PipelineConfig, workdir: Path) -> Plan:
-    """Wire the stages' paths together and write each stage's config file."""
+    """Wire the stages' paths together; :func:`write_configs` writes the stage configs."""
     exe = [sys.executable, "-m", "vlmforge"]
     configs = workdir / "configs"
     traces = workdir / "traces.db"
     export = workdir / "export"
     model_dir = Path(config.model.path) if config.model.path else workdir / "model"
     train_dir = workdir / "train"
-    trained_traces = workdir / "traces-trained.db"
     result = Plan(workdir)
 
-    def write(stage: str, data: dict[str, Any]) -> Path:
-        path = configs / f"{stage}.toml"
-        path.write_text(tomli_w.dumps(data), encoding="utf-8")
-        return path
+    def add(stage: str, data: dict[str, Any] | None, command: list[str], outputs: dict) -> None:
+        path = configs / f"{stage}.toml" if data is not None else None
+        cmd = [*command, "--config", str(path)] if path else command
+        result.stages.append(StageResult(stage, cmd, path, outputs, data=data))
 
     if "eval" in config.stages:
         data = _with_store(config.eval, traces, "collect", workdir / "summary-collect.json")
-        path = write("eval", data)
-        result.stages.append(
-            StageResult("eval", [*exe, "eval", "--config", str(path)], path, {"traces": traces})
-        )
+        add("eval", data, [*exe, "eval"], {"traces": traces})
     if "filter" in config.stages:
         data = {
             **config.filter,
@@ -131,10 +208,7 @@ def plan(config: PipelineConfig, workdir: Path) -> Plan:
             "output_dir": str(export),
             "overwrite": True,
         }
-        path = write("filter", data)
-        result.stages.append(
-            StageResult("filter", [*exe, "filter", "--config", str(path)], path, {"export": export})
-        )
+        add("filter", data, [*exe, "filter"], {"export": export})
     if "model" in config.stages and not config.model.path and config.model.tiny_family:
         command = [
             *exe,
@@ -151,7 +225,7 @@ def plan(config: PipelineConfig, workdir: Path) -> Plan:
         ]
         if "filter" in config.stages:
             command += ["--tokenizer-corpus", str(export / "train.jsonl")]
-        result.stages.append(StageResult("model", command, None, {"model": model_dir}))
+        add("model", None, command, {"model": model_dir})
     if "train" in config.stages:
         data = {
             **config.train,
@@ -161,30 +235,57 @@ def plan(config: PipelineConfig, workdir: Path) -> Plan:
         }
         if "eval_dataset" not in config.train:
             data["eval_dataset"] = str(export / "val.jsonl")
-        path = write("train", data)
-        result.stages.append(
-            StageResult(
-                "train", [*exe, "train", "--config", str(path)], path, {"adapter": train_dir}
-            )
-        )
-    if "eval_trained" in config.stages:
-        data = _with_store(
-            config.eval_trained, trained_traces, "trained", workdir / "summary-trained.json"
-        )
-        policy = dict(data.get("policy") or {"name": "hf"})
-        if policy.get("name") == "hf" and "adapter" not in policy and "model" not in policy:
-            policy["adapter"] = str(train_dir)
-        data["policy"] = policy
-        path = write("eval_trained", data)
-        result.stages.append(
-            StageResult(
-                "eval_trained",
-                [*exe, "eval", "--config", str(path)],
-                path,
-                {"traces": trained_traces},
-            )
-        )
+        add("train", data, [*exe, "train"], {"weights": train_dir})
+    if "heldout" in config.stages:
+        data = heldout_config(config, workdir, model_dir, train_dir)
+        add("heldout", data, [*exe, "eval"], {"traces": workdir / "traces-heldout.db"})
+        if "sft" in config.heldout.rows:
+            single = {k: v for k, v in data.items() if k not in ("policies", "json_summary")}
+            sft = next(p for p in data["policies"] if p["label"] == "sft")
+            single["policy"] = {k: v for k, v in sft.items() if k != "label"}
+            single["run_name"] = "sft-eval"
+            single["store"] = {"name": "sqlite", "path": str(workdir / "traces-sft-eval.db")}
+            result.extra_configs[configs / "eval_sft.toml"] = single
     return result
+
+
+def hf_settings(config: PipelineConfig) -> dict[str, Any]:
+    """The ``hf`` policy settings of the base and sft rows: the export's tool setting (the
+    prompt the model was trained on), then ``[heldout.hf]``."""
+    rows = config.filter.get("rows") if isinstance(config.filter.get("rows"), dict) else {}
+    return {"tools_in_prompt": bool(rows.get("include_tools", True)), **config.heldout.hf}
+
+
+def heldout_config(
+    config: PipelineConfig, workdir: Path, model_dir: Path, train_dir: Path
+) -> dict[str, Any]:
+    """The ``vlmforge eval`` config of the held-out comparison (one run per row)."""
+    env = config.eval.get("env") or {"name": "crafter"}
+    hf = hf_settings(config)
+    weights = "model" if trainer_name(config) == "sft" else "adapter"
+    rows: dict[str, dict[str, Any]] = {
+        "random": {"name": "random", **config.heldout.random},
+        "base": {"name": "hf", "model": str(model_dir), **hf},
+        "sft": {"name": "hf", weights: str(train_dir), **hf},
+    }
+    teacher = config.eval.get("policy")
+    if "teacher" in config.heldout.rows:
+        if not isinstance(teacher, dict):
+            raise ConfigError(
+                "heldout.rows has 'teacher', which replays the [eval.policy] table; the [eval] "
+                "table has none. Add [eval.policy] or drop 'teacher' from heldout.rows."
+            )
+        rows["teacher"] = dict(teacher)
+    return {
+        "run_name": HELDOUT_RUN,
+        "seeds": config.heldout.seeds,
+        "concurrency": config.heldout.concurrency,
+        "max_steps": config.heldout.max_steps,
+        "json_summary": str(workdir / "summary-heldout.json"),
+        "env": dict(env),
+        "policies": [{**rows[name], "label": name} for name in ROWS if name in config.heldout.rows],
+        "store": {"name": "sqlite", "path": str(workdir / "traces-heldout.db")},
+    }
 
 
 def _with_store(table: dict[str, Any], db: Path, run_name: str, summary: Path) -> dict[str, Any]:
@@ -197,8 +298,21 @@ def _with_store(table: dict[str, Any], db: Path, run_name: str, summary: Path) -
     return data
 
 
-def prepare_workdir(workdir: Path, overwrite: bool) -> None:
-    """Create the work directory; refuse to reuse a previous pipeline's unless ``overwrite``."""
+def toml_text(data: dict[str, Any]) -> str:
+    return tomli_w.dumps(data)
+
+
+def write_configs(steps: Plan) -> None:
+    """Write every stage's config file (and the extra ones, e.g. ``eval_sft.toml``)."""
+    for stage in steps.stages:
+        if stage.config is not None and stage.data is not None:
+            stage.config.write_text(toml_text(stage.data), encoding="utf-8")
+    for path, data in steps.extra_configs.items():
+        path.write_text(toml_text(data), encoding="utf-8")
+
+
+def check_workdir(workdir: Path, overwrite: bool) -> None:
+    """Refuse a work directory the pipeline may not replace (changes nothing)."""
     if workdir.exists() and any(workdir.iterdir()):
         if not (workdir / STATE_FILE).exists():
             raise ConfigError(
@@ -210,6 +324,12 @@ def prepare_workdir(workdir: Path, overwrite: bool) -> None:
                 f"work directory '{workdir}' holds an earlier pipeline run; pass --overwrite "
                 "to replace it, or choose another --workdir."
             )
+
+
+def prepare_workdir(workdir: Path, overwrite: bool) -> None:
+    """Create the work directory; refuse to reuse a previous pipeline's unless ``overwrite``."""
+    check_workdir(workdir, overwrite)
+    if workdir.exists() and any(workdir.iterdir()):
         shutil.rmtree(workdir)
     (workdir / "configs").mkdir(parents=True, exist_ok=True)
     (workdir / STATE_FILE).write_text("created by vlmforge pipeline\n", encoding="utf-8")
@@ -225,3 +345,35 @@ def run_stage(stage: StageResult) -> None:
             f"pipeline stage '{stage.stage}' failed (exit {completed.returncode}). Its output is "
             f"above; re-run it alone with: {rerun}"
         )
+
+
+def heldout_report(config: PipelineConfig, workdir: Path) -> dict[str, Any]:
+    """``report.json``'s content, from the held-out trace database."""
+    from vlmforge.plugins import get_registry
+    from vlmforge.report import heldout_report as build
+
+    store = get_registry().create("store", "sqlite", {"path": str(workdir / "traces-heldout.db")})
+    try:
+        rows = []
+        for name in ROWS:
+            if name not in config.heldout.rows:
+                continue
+            run = store.get_run(f"{HELDOUT_RUN}-{name}")
+            if run is None:
+                raise VlmforgeError(f"the held-out store has no run '{HELDOUT_RUN}-{name}'")
+            rows.append((name, run))
+        seeds = parse_seeds(config.heldout.seeds)
+        comparisons = [
+            (a, b, metric)
+            for a, b in (("sft", "random"), ("sft", "base"), ("base", "random"))
+            for metric in ("unique_achievements", "reward")
+        ]
+        return build(
+            store,
+            rows,
+            seeds=seeds,
+            comparisons=comparisons,
+            extra={"training_seeds": parse_seeds(config.eval.get("seeds", "0-9"))},
+        )
+    finally:
+        store.close()

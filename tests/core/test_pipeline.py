@@ -7,13 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from vlmforge.config import validate
 from vlmforge.errors import ConfigError
+from vlmforge.eval_config import EvalConfig
 from vlmforge.pipeline import (
     STATE_FILE,
     default_config_text,
     load_pipeline,
     plan,
     prepare_workdir,
+    write_configs,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,31 +32,69 @@ def test_embedded_demo_is_the_shipped_example():
     assert default_config_text() == (ROOT / "configs" / "pipeline_demo.toml").read_text()
     config, _ = load_pipeline(str(ROOT / "configs" / "pipeline_demo.toml"))
     assert config.eval["policy"]["name"] == "scripted"
-    assert config.eval_trained["policy"]["name"] == "hf"
+    assert config.stages == ["eval", "filter", "model", "train", "heldout"]
+    assert config.heldout.rows == ["random", "teacher", "base", "sft"]
 
 
 def test_plan_wires_paths_between_stages(tmp_path):
     config, _ = load_pipeline(None)
     work = tmp_path / "w"
-    prepare_workdir(work, overwrite=False)
     steps = {s.stage: s for s in plan(config, work).stages}
-    assert list(steps) == ["eval", "filter", "model", "train", "eval_trained"]
-    eval_cfg = tomllib.loads(steps["eval"].config.read_text())
+    assert list(steps) == ["eval", "filter", "model", "train", "heldout"]
+    eval_cfg = steps["eval"].data
     assert eval_cfg["store"]["path"] == str(work / "traces.db")
-    filter_cfg = tomllib.loads(steps["filter"].config.read_text())
+    filter_cfg = steps["filter"].data
     assert filter_cfg["trace_dbs"] == [str(work / "traces.db")]
     assert filter_cfg["output_dir"] == str(work / "export")
     model_cmd = steps["model"].command
     assert model_cmd[model_cmd.index("--out") + 1] == str(work / "model")
     assert model_cmd[model_cmd.index("--tokenizer-corpus") + 1] == str(work / "export/train.jsonl")
-    train_cfg = tomllib.loads(steps["train"].config.read_text())
+    train_cfg = steps["train"].data
     assert train_cfg["model"] == str(work / "model")
     assert train_cfg["dataset"] == str(work / "export" / "train.jsonl")
     assert train_cfg["eval_dataset"] == str(work / "export" / "val.jsonl")
     assert train_cfg["learning_rate"] == config.train["learning_rate"]  # stage keys pass through
-    trained = tomllib.loads(steps["eval_trained"].config.read_text())
-    assert trained["policy"]["adapter"] == str(work / "train")
-    assert trained["store"]["path"] == str(work / "traces-trained.db")
+    heldout = steps["heldout"].data
+    assert heldout["store"]["path"] == str(work / "traces-heldout.db")
+    assert heldout["env"] == config.eval["env"]  # the environment the teacher played
+    assert heldout["seeds"] == "100-129" and heldout["max_steps"] == 300
+    rows = {p["label"]: p for p in heldout["policies"]}
+    assert list(rows) == ["random", "teacher", "base", "sft"]
+    assert rows["teacher"] == {**config.eval["policy"], "label": "teacher"}
+    assert rows["random"] == {"name": "random", "actions_per_call": 1, "label": "random"}
+    hf = {"tools_in_prompt": False, **config.heldout.hf}  # the export has no tool schemas
+    assert rows["base"] == {"name": "hf", "model": str(work / "model"), **hf, "label": "base"}
+    # a full fine-tune (trainer "sft") is loaded as the model, not as an adapter
+    assert rows["sft"] == {"name": "hf", "model": str(work / "train"), **hf, "label": "sft"}
+    validate(EvalConfig, heldout, "heldout")
+
+
+def test_configs_are_written_only_when_asked(tmp_path):
+    config, _ = load_pipeline(None)
+    work = tmp_path / "w"
+    steps = plan(config, work)
+    assert not work.exists()  # planning writes nothing
+    prepare_workdir(work, overwrite=False)
+    write_configs(steps)
+    written = sorted(p.name for p in (work / "configs").iterdir())
+    assert written == ["eval.toml", "eval_sft.toml", "filter.toml", "heldout.toml", "train.toml"]
+    assert tomllib.loads((work / "configs/train.toml").read_text()) == steps.stage("train").data
+    single = tomllib.loads((work / "configs/eval_sft.toml").read_text())
+    sft = next(p for p in steps.stage("heldout").data["policies"] if p["label"] == "sft")
+    assert single["policy"] == {k: v for k, v in sft.items() if k != "label"}
+    assert single["env"] == config.eval["env"] and "policies" not in single
+
+
+def test_lora_training_is_evaluated_as_an_adapter(tmp_path):
+    path = _write(
+        tmp_path,
+        '[eval.policy]\nname = "scripted"\n[train]\ntrainer = "lora-sft"\n'
+        "[filter.rows]\ninclude_tools = true\n",
+    )
+    config, _ = load_pipeline(str(path))
+    rows = {p["label"]: p for p in plan(config, tmp_path / "w").stage("heldout").data["policies"]}
+    assert rows["sft"]["adapter"] == str(tmp_path / "w" / "train") and "model" not in rows["sft"]
+    assert rows["sft"]["tools_in_prompt"] is True
 
 
 def test_every_pipeline_key_is_honoured(tmp_path):
@@ -61,7 +102,12 @@ def test_every_pipeline_key_is_honoured(tmp_path):
         tmp_path,
         """
 workdir = "elsewhere"
-stages = ["filter", "model", "train"]
+stages = ["filter", "model", "train", "heldout"]
+[eval]
+seeds = "0-4"
+[eval.env]
+name = "crafter"
+image_size = 96
 [filter]
 val_fraction = 0.5
 [model]
@@ -70,25 +116,74 @@ vocab_size = 512
 seed = 7
 [train]
 max_steps = 2
+[heldout]
+seeds = "50-52"
+max_steps = 40
+concurrency = 3
+rows = ["random", "sft"]
+random = { actions_per_call = 4 }
+hf = { decoding = "constrained", temperature = 0.5 }
 """,
     )
     config, _ = load_pipeline(str(path))
     assert config.workdir == "elsewhere"
     work = tmp_path / "w"
-    prepare_workdir(work, overwrite=False)
     steps = {s.stage: s for s in plan(config, work).stages}
-    assert list(steps) == ["filter", "model", "train"]
+    assert list(steps) == ["filter", "model", "train", "heldout"]
     cmd = steps["model"].command
     assert cmd[cmd.index("--family") + 1] == "qwen3-vl"
     assert cmd[cmd.index("--vocab-size") + 1] == "512"
     assert cmd[cmd.index("--seed") + 1] == "7"
-    assert tomllib.loads(steps["filter"].config.read_text())["val_fraction"] == 0.5
+    assert steps["filter"].data["val_fraction"] == 0.5
+    heldout = steps["heldout"].data
+    assert (heldout["seeds"], heldout["max_steps"], heldout["concurrency"]) == ("50-52", 40, 3)
+    assert heldout["env"] == {"name": "crafter", "image_size": 96}
+    rows = {p["label"]: p for p in heldout["policies"]}
+    assert list(rows) == ["random", "sft"]
+    assert rows["random"]["actions_per_call"] == 4
+    assert rows["sft"]["decoding"] == "constrained" and rows["sft"]["temperature"] == 0.5
+    assert rows["sft"]["adapter"] == str(work / "train")  # the default trainer is lora-sft
 
     path = _write(tmp_path, 'stages = ["train"]\n[model]\npath = "/models/qwen2-vl-2b"\n')
     config, _ = load_pipeline(str(path))
     steps = plan(config, work).stages
     assert [s.stage for s in steps] == ["train"]
-    assert tomllib.loads(steps[0].config.read_text())["model"] == "/models/qwen2-vl-2b"
+    assert steps[0].data["model"] == "/models/qwen2-vl-2b"
+
+
+def test_heldout_seeds_must_be_new(tmp_path):
+    path = _write(tmp_path, '[eval]\nseeds = "0-39"\n[heldout]\nseeds = "30-59"\n')
+    with pytest.raises(ConfigError, match=r"share 10 seeds \(e\.g\. 30\); held-out seeds must be"):
+        load_pipeline(str(path))
+    path = _write(tmp_path, '[eval]\nseeds = "0-9"\n[heldout]\nseeds = "5"\nrows = ["base"]\n')
+    with pytest.raises(ConfigError, match="share 1 seeds"):
+        load_pipeline(str(path))
+    path = _write(tmp_path, 'stages = ["eval"]\n[eval]\nseeds = "0-9"\n[heldout]\nseeds = "5"\n')
+    load_pipeline(str(path))  # no held-out stage, nothing to check
+
+
+def test_teacher_row_needs_the_eval_policy(tmp_path):
+    path = _write(tmp_path, '[eval]\nseeds = "0-1"\n[[eval.policies]]\nname = "random"\n')
+    with pytest.raises(ConfigError, match=r"pipeline.toml: heldout.rows has 'teacher', which"):
+        load_pipeline(str(path))
+    path = _write(tmp_path, '[eval]\nseeds = "0-1"\n[heldout]\nrows = ["random", "base"]\n')
+    load_pipeline(str(path))
+
+
+@pytest.mark.train
+def test_stage_settings_are_checked_before_anything_runs(tmp_path):
+    from vlmforge.pipeline import check_components
+
+    config, _ = load_pipeline(None)
+    check_components(config, "demo")
+    path = _write(tmp_path, '[eval.policy]\nname = "scripted"\n[heldout.hf]\ntemprature = 1\n')
+    config, _ = load_pipeline(str(path))
+    with pytest.raises(ConfigError, match=r"heldout row 'base'.*unknown key 'temprature'"):
+        check_components(config, "p.toml")
+    path = _write(tmp_path, '[eval.policy]\nname = "scripted"\n[train]\nlearning_rte = 1\n')
+    config, _ = load_pipeline(str(path))
+    with pytest.raises(ConfigError, match=r"\[train\].*unknown key 'learning_rte'"):
+        check_components(config, "p.toml")
 
 
 def test_stage_table_errors_point_into_the_pipeline_file(tmp_path):
@@ -120,11 +215,41 @@ def test_workdir_is_never_clobbered_silently(tmp_path):
     assert not (work / "traces.db").exists() and (work / STATE_FILE).exists()
 
 
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.train
+def test_dry_run_changes_nothing(tmp_path):
+    from click.testing import CliRunner
+
+    from vlmforge.cli import _add_commands, cli
+
+    _add_commands()
+    work = tmp_path / "w"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["pipeline", "--workdir", str(work), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert not work.exists()  # a fresh work directory is not even created
+    assert "vlmforge eval --config" in result.output and "[heldout]" not in result.output
+    assert 'label = "sft"' in result.output  # each stage's config is printed instead
+    prepare_workdir(work, overwrite=False)
+    (work / "traces.db").write_bytes(b"earlier results")
+    (work / "export").mkdir()
+    (work / "export" / "train.jsonl").write_text("{}\n")
+    before = _snapshot(work)
+    result = runner.invoke(cli, ["pipeline", "--workdir", str(work), "--overwrite", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert _snapshot(work) == before  # --overwrite --dry-run deletes and writes nothing
+    result = runner.invoke(cli, ["pipeline", "--workdir", str(work), "--dry-run"])
+    assert result.exit_code == 2 and "--overwrite" in result.stderr
+    assert _snapshot(work) == before
+
+
 @pytest.mark.slow
 @pytest.mark.train
 def test_pipeline_runs_every_stage_for_real(tmp_path, cli):
-    """The README's main job in miniature: scripted eval -> filter -> tiny model -> LoRA -> hf."""
-    demo = tomllib.loads(default_config_text())
+    """The README's main job in miniature: teacher -> filter -> tiny model -> SFT -> held-out."""
     path = _write(
         tmp_path,
         f"""
@@ -132,49 +257,65 @@ workdir = "{tmp_path / "run"}"
 [eval]
 seeds = "0-1"
 concurrency = 2
-max_steps = 60
+max_steps = 40
 [eval.env]
 name = "crafter"
 [eval.policy]
 name = "scripted"
+actions_per_call = 1
+rationale = false
 [filter]
 val_fraction = 0.5
+progress = false
+[filter.rows]
+assistant = "tool_calls"
+include_tools = false
 [model]
 tiny_family = "qwen2-vl"
 vocab_size = 400
 [train]
-trainer = "lora-sft"
+trainer = "sft"
+learning_rate = 3e-3
 max_steps = 3
-batch_size = 2
-eval_steps = 3
+batch_size = 4
 save_steps = 3
-[train.lora]
-modules_to_save = {json.dumps(demo["train"]["lora"]["modules_to_save"])}
-[eval_trained]
-seeds = "9"
-max_steps = 4
-[eval_trained.env]
-name = "crafter"
-[eval_trained.policy]
-name = "hf"
-max_new_tokens = 16
+progress = false
+[heldout]
+seeds = "9-10"
+max_steps = 12
+concurrency = 2
+[heldout.hf]
+tools = ["interact_many"]
+batch_size = 2
 """,
     )
     result = cli("pipeline", str(path), timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = tmp_path / "run"
     collect = json.loads((run / "summary-collect.json").read_text())
-    trained = json.loads((run / "summary-trained.json").read_text())
-    assert collect["runs"][0]["episodes"] == 2
-    assert collect["runs"][0]["policy"] == "scripted"
-    with sqlite3.connect(run / "traces.db") as db:
-        assert db.execute("select count(*) from episode").fetchone()[0] == 2
-    with sqlite3.connect(run / "traces-trained.db") as db:
-        assert db.execute("select count(*) from episode").fetchone()[0] == 1
-        assert db.execute("select count(*) from step").fetchone()[0] >= 1
+    assert collect["runs"][0]["episodes"] == 2 and collect["runs"][0]["policy"] == "scripted"
     assert (run / "export" / "train.jsonl").stat().st_size > 0
-    assert (run / "train" / "adapter").is_dir()
-    assert trained["runs"][0]["policy"] == "hf"
-    assert trained["runs"][0]["episodes"] == 1
+    assert (run / "train" / "model" / "config.json").is_file()
+    report = json.loads((run / "report.json").read_text())
+    assert report["heldout_seeds"] == [9, 10] and report["training_seeds"] == [0, 1]
+    rows = {r["name"]: r for r in report["rows"]}
+    assert list(rows) == ["random", "teacher", "base", "sft"]
+    for row in rows.values():
+        assert row["episodes"] == 2
+        for key in ("unique_achievements_mean", "unique_achievements_sem", "crafter_score_pct",
+                    "invalid_decision_rate"):  # fmt: skip
+            assert isinstance(row[key], float)
+    assert rows["sft"]["invalid_decision_rate"] == 0.0  # score decoding: valid by construction
+    assert rows["base"]["invalid_decision_rate"] == 0.0
+    pairs = {(c["a"], c["b"], c["metric"]) for c in report["comparisons"]}
+    assert ("sft", "random", "unique_achievements") in pairs
+    with sqlite3.connect(run / "traces-heldout.db") as db:
+        names = {n for (n,) in db.execute("select name from run")}
+        assert names == {f"heldout-{n}" for n in rows}
+    assert "paired differences" in result.stdout and "report:" in result.stdout
+    # the trained model on seeds the pipeline never saw, with the same settings
+    again = cli("eval", "--config", str(run / "configs" / "eval_sft.toml"), "--seeds", "50",
+                "--max-steps", "5")  # fmt: skip
+    assert again.returncode == 0, again.stderr[-2000:]
     rerun = cli("pipeline", str(path))
     assert rerun.returncode != 0 and "--overwrite" in rerun.stderr
