@@ -38,6 +38,26 @@ def test_split_and_shuffle_are_seeded(crafted_db, tmp_path):
     assert len({frozenset(v) for v in splits.values()}) > 1  # the seed changes the split
 
 
+def test_identical_traces_split_the_same_way(tmp_path):
+    """The split keys on (run, seed), not on the random episode ids: a second recording of the
+    same seeds puts the same seeds in validation (by chance: 1 in 70)."""
+    from tests.filter.builders import record_random_eval
+
+    first_db, again = tmp_path / "first.db", tmp_path / "again.db"
+    for db in (first_db, again):
+        record_random_eval(db, seeds="0-7", max_steps=8)
+
+    def val_seeds(db, out):
+        export([db], out, val_fraction=0.5, seed=11)
+        return {r["metadata"]["seed"] for r in read_jsonl(out / "val.jsonl")}
+
+    first = val_seeds(first_db, tmp_path / "a")
+    assert len(first) == 4
+    assert val_seeds(again, tmp_path / "b") == first
+    ids = {r["metadata"]["episode"] for r in read_jsonl(tmp_path / "a/val.jsonl")}
+    assert not ids & {r["metadata"]["episode"] for r in read_jsonl(tmp_path / "b/val.jsonl")}
+
+
 def test_shuffle_false_keeps_store_order(crafted_db, tmp_path):
     export([crafted_db], tmp_path / "out", val_fraction=0.0, shuffle=False, dedupe=False)
     rows = read_jsonl(tmp_path / "out/train.jsonl")

@@ -232,7 +232,8 @@ def _filter_and_spool(
             spool.append(example, ordinal, ref.source)
             added += 1
         if added:
-            keys.append(f"{ref.source}:{ref.episode.id}")
+            # run name + seed, not the random episode id: the same traces split the same way
+            keys.append(f"{ref.source}:{ref.run.name}:{ref.episode.seed:020d}:{len(keys):09d}")
             strata.append(ref.episode.unique_achievements)
     stats.rows = builder.counts
     stats.dedupe_removed = deduper.removed
