@@ -190,42 +190,26 @@ class _Eval:
                 close_env()
 
     def _one(self, item: PlannedRun, env: Any, spec: Any, store: Any, seeds, prices, n) -> int:
-        from vlmforge import __version__
-        from vlmforge.redaction import redact_config
-        from vlmforge.resume import check_same_settings, plan_resume
-        from vlmforge.runner import EvalRunner, new_id
+        from vlmforge.runner import EvalRunner
+        from vlmforge.session import describe_run, open_run
         from vlmforge.summary import summarize
-        from vlmforge.trace import Run
 
         name = self._run_name(item.label, n)
-        run = Run(
-            id=new_id(),
-            name=name,
-            vlmforge_version=__version__,
+        described = describe_run(
+            name,
             env_name=self.config.env.name,
-            env_config=redact_config(env.config_dict()),
+            env=env,
+            spec=spec,
             policy_name=item.section.name,
-            policy_config=redact_config(item.policy.describe()),
-            model=item.policy.model_name(),
+            policy=item.policy,
             seeds=seeds,
-            tools=spec.tools,
-            system_prompt=spec.system_prompt,
-            achievements=list(spec.achievements),
-            tags=list(self.config.tags),
+            tags=self.config.tags,
         )
-        existing = store.get_run(name)
-        to_run = seeds
-        if existing is not None:
-            if not self.resume:
-                raise ConfigError(
-                    f"a run named '{name}' already exists in the trace store; finish it with "
-                    "--resume or choose another --run-name."
-                )
-            check_same_settings(existing, run)
-            plan = plan_resume(store, existing, seeds)
-            existing.seeds = existing.seeds + [s for s in seeds if s not in existing.seeds]
-            store.update_run(existing)
-            run, to_run = existing, plan.to_run
+        if self.resume and store.get_run(name) is None:
+            self.err.print(f"no run named '{name}' yet: starting it.", markup=False, soft_wrap=True)
+        opened = open_run(store, described, resume=self.resume)
+        run, to_run, plan = opened.run, opened.to_run, opened.resumed
+        if plan is not None:
             self.err.print(
                 f"resuming run '{name}': {len(plan.kept)} seeds finished, "
                 f"{len(plan.restarted)} interrupted restarted from scratch, "
@@ -234,12 +218,6 @@ class _Eval:
                 markup=False,
                 soft_wrap=True,
             )
-        else:
-            if self.resume:
-                self.err.print(
-                    f"no run named '{name}' yet: starting it.", markup=False, soft_wrap=True
-                )
-            store.create_run(run)
         item.run = run
         runner = EvalRunner(
             env=env,

@@ -1,0 +1,102 @@
+"""Runs in a trace store as a library: describe a run, start it or resume it, play its seeds.
+
+This is what ``vlmforge eval`` does for each policy, without the command line: the CLI and
+trainers that roll out episodes (``grpo``) call the same functions, so every rollout is a run
+like any other (resumable, filterable, exportable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from vlmforge import __version__
+from vlmforge.components import Environment, EnvSpec, Policy, TraceStore
+from vlmforge.errors import ConfigError
+from vlmforge.redaction import redact_config
+from vlmforge.resume import ResumePlan, check_same_settings, plan_resume
+from vlmforge.runner import EvalRunner, RunResult, new_id
+from vlmforge.trace import Run
+
+
+def describe_run(
+    name: str,
+    *,
+    env_name: str,
+    env: Environment,
+    spec: EnvSpec,
+    policy_name: str,
+    policy: Policy,
+    seeds: Sequence[int],
+    tags: Sequence[str] = (),
+) -> Run:
+    """A new run record for ``policy`` on ``env`` (settings redacted, tools stored once)."""
+    return Run(
+        id=new_id(),
+        name=name,
+        vlmforge_version=__version__,
+        env_name=env_name,
+        env_config=redact_config(env.config_dict()),
+        policy_name=policy_name,
+        policy_config=redact_config(policy.describe()),
+        model=policy.model_name(),
+        seeds=list(seeds),
+        tools=spec.tools,
+        system_prompt=spec.system_prompt,
+        achievements=list(spec.achievements),
+        tags=list(tags),
+    )
+
+
+@dataclass
+class OpenedRun:
+    """A run ready to play: the stored run, the seeds still to play, and what resume found."""
+
+    run: Run
+    to_run: list[int]
+    resumed: ResumePlan | None = None  # None: the run was created now
+
+
+def open_run(store: TraceStore, run: Run, *, resume: bool) -> OpenedRun:
+    """Create ``run``, or with ``resume`` continue the stored run of that name (same settings
+    required; its finished seeds are kept, interrupted ones replayed from the start)."""
+    existing = store.get_run(run.name)
+    if existing is None:
+        store.create_run(run)
+        return OpenedRun(run, list(run.seeds))
+    if not resume:
+        raise ConfigError(
+            f"a run named '{run.name}' already exists in the trace store; finish it with "
+            "--resume or choose another --run-name."
+        )
+    check_same_settings(existing, run)
+    plan = plan_resume(store, existing, run.seeds)
+    existing.seeds = existing.seeds + [s for s in run.seeds if s not in existing.seeds]
+    store.update_run(existing)
+    return OpenedRun(existing, plan.to_run, plan)
+
+
+async def play(
+    opened: OpenedRun,
+    *,
+    env: Environment,
+    spec: EnvSpec,
+    policy: Policy,
+    store: TraceStore,
+    concurrency: int = 1,
+    max_steps: int | None = None,
+    **runner: Any,
+) -> RunResult:
+    """Play the run's remaining seeds (keyword arguments go to :class:`EvalRunner`)."""
+    return await EvalRunner(
+        env=env,
+        spec=spec,
+        policy=policy,
+        store=store,
+        run=opened.run,
+        seeds=opened.to_run,
+        concurrency=concurrency,
+        max_steps=max_steps,
+        **runner,
+    ).run()
