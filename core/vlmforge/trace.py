@@ -122,6 +122,9 @@ class LMCall(_Model):
     usage: Usage = Field(default_factory=Usage)
     latency_s: float = 0.0  # wall time of the whole call, retries included
     logprob: float | None = None  # log-probability of the reply under the model, when known
+    # log-probability the decision was chosen with among the valid ones (hf decoding = score:
+    # softmax(scores / temperature) after top_p), the behaviour policy RL trainers need
+    decision_logprob: float | None = None
     retries: int = 0
     attempts: list[Attempt] = Field(default_factory=list)
     error: str | None = None

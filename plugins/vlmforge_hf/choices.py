@@ -75,11 +75,14 @@ def build_choices(
     return ChoiceSet(tuple(candidates), texts, ids)
 
 
-def sample(scores: Sequence[float], *, temperature: float, top_p: float, rng: random.Random) -> int:
-    """The index of the chosen candidate: the best at temperature 0, else a draw from
-    ``softmax(scores / temperature)`` restricted to the top-``top_p`` mass."""
+def sample(
+    scores: Sequence[float], *, temperature: float, top_p: float, rng: random.Random
+) -> tuple[int, float]:
+    """(index of the chosen candidate, log-probability it was chosen with): the best at
+    temperature 0 (probability 1), else a draw from ``softmax(scores / temperature)`` restricted
+    to the top-``top_p`` mass and renormalised."""
     if temperature <= 0:
-        return max(range(len(scores)), key=lambda i: scores[i])
+        return max(range(len(scores)), key=lambda i: scores[i]), 0.0
     top = max(scores)
     weights = [math.exp((s - top) / temperature) for s in scores]
     total = sum(weights)
@@ -90,12 +93,15 @@ def sample(scores: Sequence[float], *, temperature: float, top_p: float, rng: ra
         mass += weights[i] / total
         if mass >= top_p:
             break
-    u = rng.random() * sum(weights[i] for i in kept)
+    kept_total = sum(weights[i] for i in kept)
+    u = rng.random() * kept_total
+    chosen = kept[-1]
     for i in kept:
         u -= weights[i]
         if u <= 0:
-            return i
-    return kept[-1]
+            chosen = i
+            break
+    return chosen, math.log(weights[chosen] / kept_total)
 
 
 def decision_rng(seed: int, episode_seed: int, decision: int) -> random.Random:

@@ -28,6 +28,7 @@ class Generation:
     logprob: float | None = None  # score: the chosen candidate's log-likelihood
     candidates: int | None = None  # score: how many decisions were ranked
     choice: int | None = None  # score: the index of the chosen candidate
+    decision_logprob: float | None = None  # score: log-probability the choice was drawn with
     grammar_error: str | None = None  # constrained: a token the grammar refused (a bug)
 
 
@@ -122,7 +123,7 @@ def score_group(
     tokenizer = loaded.processor.tokenizer
     out = []
     for req, row, n_prompt in zip(requests, scores, prompt_tokens, strict=True):
-        index = sample(row, temperature=temperature, top_p=top_p, rng=req.rng)
+        index, chosen_logprob = sample(row, temperature=temperature, top_p=top_p, rng=req.rng)
         out.append(
             Generation(
                 text=choices.reply_text(tokenizer, index),
@@ -133,6 +134,7 @@ def score_group(
                 logprob=row[index],
                 candidates=len(row),
                 choice=index,
+                decision_logprob=chosen_logprob,
             )
         )
     return out

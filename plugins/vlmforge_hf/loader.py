@@ -77,6 +77,19 @@ def _has_processor(path: Path) -> bool:
     return (path / "tokenizer.json").is_file() or (path / "tokenizer_config.json").is_file()
 
 
+def resolve_device_dtype(device: str, dtype: str) -> tuple[str, str]:
+    """``auto`` device: cuda if visible; ``auto`` dtype: bfloat16 on GPUs that support it."""
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device = 'cuda' but no CUDA GPU is visible. Use 'auto' or 'cpu'.")
+    if dtype == "auto":
+        dtype = "bfloat16" if device == "cuda" and torch.cuda.is_bf16_supported() else "float32"
+    return device, dtype
+
+
 def load(
     model: str | None,
     adapter: str | None,
@@ -89,12 +102,7 @@ def load(
     """Base (+ adapter via ``PeftModel.from_pretrained``) in eval mode on ``device``."""
     import torch
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device = 'cuda' but no CUDA GPU is visible. Use 'auto' or 'cpu'.")
-    if dtype == "auto":
-        dtype = "bfloat16" if device == "cuda" and torch.cuda.is_bf16_supported() else "float32"
+    device, dtype = resolve_device_dtype(device, dtype)
     adapter_dir = resolve_adapter(adapter) if adapter else None
     base = model or adapter_base(adapter_dir)  # type: ignore[arg-type]
     if (

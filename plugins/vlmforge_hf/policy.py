@@ -19,9 +19,11 @@ invalid decision.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from vlmforge.components import Decision, EnvSpec, Observation, PolicyError
@@ -38,15 +40,20 @@ from vlmforge_lora_sft.rendering import render_completion, render_prompt
 
 
 def template_messages(
-    prompt: list[Message], images: dict[str, PngImage]
+    prompt: list[Message], images: Mapping[str, PngImage] | Callable[[str], bytes]
 ) -> tuple[list[dict[str, Any]], list[Any]]:
-    """Stored prompt messages -> chat-template messages and the PIL images, in order."""
+    """Stored prompt messages -> chat-template messages and the PIL images, in order.
+
+    ``images`` resolves a sha256: the observation's images, or a trace store's ``image``."""
     from PIL import Image
 
     pil: list[Any] = []
 
+    def png(sha: str) -> bytes:
+        return images[sha].png if isinstance(images, Mapping) else images(sha)
+
     def image_placeholder(part: ImagePart) -> dict[str, Any]:
-        pil.append(Image.open(io.BytesIO(images[part.sha256].png)).convert("RGB"))
+        pil.append(Image.open(io.BytesIO(png(part.sha256))).convert("RGB"))
         return {"type": "image"}
 
     out = chat_messages(prompt, image=image_placeholder, tool_call=_template_call, names=False)
@@ -127,6 +134,7 @@ class HFEpisodePolicy:
             ),
             latency_s=latency,
             logprob=generation.logprob,
+            decision_logprob=generation.decision_logprob,
             error=generation.grammar_error,
         )
         self.history.record(prompt[-1], reply, tool_calls, observation.images)
@@ -144,9 +152,11 @@ class HFPolicy:
 
     config_model = HFPolicyConfig
 
-    def __init__(self, config: HFPolicyConfig):
+    def __init__(self, config: HFPolicyConfig, loaded: LoadedModel | None = None):
+        """``loaded``: an already loaded model (a trainer's, being trained) instead of loading
+        ``config.model`` / ``config.adapter``."""
         self.config = config
-        self.loaded: LoadedModel = load(
+        self.loaded: LoadedModel = loaded or load(
             config.model,
             config.adapter,
             device=config.device,
@@ -166,6 +176,13 @@ class HFPolicy:
         self._decode_cache: dict[str, Any] = {}
         self._ll_tokenizer: Any = None
         self.batcher = Batcher(self._run_batch, config.batch_size, config.batch_wait_ms / 1000)
+
+    def view(self, seed: int) -> HFPolicy:
+        """The same model, batcher and candidates with another sampling ``seed`` (several runs
+        playing the same seeds with different draws, batched together)."""
+        clone = copy.copy(self)
+        clone.config = self.config.model_copy(update={"seed": seed})
+        return clone
 
     # -- what each decision needs ----------------------------------------------------------
     def prompt_tools(self, env: EnvSpec) -> list[dict[str, Any]] | None:

@@ -65,6 +65,21 @@ def score_batch(
     """
     import torch
 
+    with torch.inference_mode():
+        scores, lengths = candidate_logprobs(loaded, texts, images, candidates)
+    return scores.tolist(), lengths
+
+
+def candidate_logprobs(
+    loaded: LoadedModel,
+    texts: Sequence[str],
+    images: Sequence[Sequence[Any]] | None,
+    candidates: CandidateTokens,
+) -> tuple[Any, list[int]]:
+    """:func:`score_batch` as a ``[prompt, candidate]`` tensor, differentiable when called
+    with gradients enabled (the ``grpo`` trainer's policy log-probabilities)."""
+    import torch
+
     processor, model = loaded.processor, loaded.model
     device = loaded.device
     k = len(candidates.ids)
@@ -97,52 +112,51 @@ def score_batch(
         inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
     core = _vl_core(model)
     core.rope_deltas = None  # set afresh by this prefill when the prompts hold images
-    with torch.inference_mode():
-        first = model(**inputs, use_cache=True, logits_to_keep=shared + 1)
-        cache = getattr(first, "cache", None) or getattr(first, "past_key_values", None)
-        head_logp = torch.log_softmax(first.logits.float(), dim=-1)  # [b, shared + 1, vocab]
-        first_logp = head_logp[:, -1, :]  # predicts each candidate's first remaining token
-        shared_logp = torch.zeros(b, device=device)  # the shared tokens, the same for all
-        for i, token in enumerate(prefix):
-            shared_logp = shared_logp + head_logp[:, i, token]
-        deltas = core.rope_deltas  # [b, 1] when M-RoPE positions were computed, else None
-        mask = inputs["attention_mask"]
-        padded_len = mask.shape[1]
-        real_len = mask.sum(dim=1)  # [b]
+    first = model(**inputs, use_cache=True, logits_to_keep=shared + 1)
+    cache = getattr(first, "cache", None) or getattr(first, "past_key_values", None)
+    head_logp = torch.log_softmax(first.logits.float(), dim=-1)  # [b, shared + 1, vocab]
+    first_logp = head_logp[:, -1, :]  # predicts each candidate's first remaining token
+    shared_logp = torch.zeros(b, device=device)  # the shared tokens, the same for all
+    for i, token in enumerate(prefix):
+        shared_logp = shared_logp + head_logp[:, i, token]
+    deltas = core.rope_deltas  # [b, 1] when M-RoPE positions were computed, else None
+    mask = inputs["attention_mask"]
+    padded_len = mask.shape[1]
+    real_len = mask.sum(dim=1)  # [b]
 
-        width = max(len(r) for r in rests)
-        rest_ids = torch.full((k, width), 0, dtype=torch.long)
-        rest_mask = torch.zeros((k, width), dtype=mask.dtype)
-        for i, r in enumerate(rests):
-            rest_ids[i, : len(r)] = torch.tensor(r)
-            rest_mask[i, : len(r)] = 1
-        heads = torch.tensor([r[0] for r in rests], device=device)
-        total = shared_logp.view(b, 1) + first_logp[:, heads]  # [b, k]
-        if width > 1:
-            cache.batch_repeat_interleave(k)
-            ids = rest_ids.repeat(b, 1).to(device)  # row order: prompt-major, candidate-minor
-            att = torch.cat(
-                [mask.repeat_interleave(k, dim=0), rest_mask.repeat(b, 1).to(device)], dim=1
-            )
-            steps = torch.arange(width, device=device)
-            if deltas is not None:  # text positions continue after the prompt's M-RoPE ones
-                start = real_len + deltas.to(device).view(-1)
-            else:  # text-only prompts: positions are the padded indices
-                start = torch.full((b,), padded_len, device=device)
-            pos = (start.repeat_interleave(k).view(-1, 1) + steps.view(1, -1)).long()
-            out = model(
-                input_ids=ids,
-                attention_mask=att,
-                position_ids=pos.unsqueeze(0).expand(3, -1, -1),
-                use_cache=False,
-                **{_cache_keyword(model): cache},
-            )
-            logp = torch.log_softmax(out.logits[:, :-1, :].float(), dim=-1)
-            targets = ids[:, 1:]
-            picked = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # [b*k, width-1]
-            picked = picked * rest_mask.repeat(b, 1)[:, 1:].to(device)
-            total = total + picked.sum(dim=1).view(b, k)
-    return total.tolist(), prompt_tokens
+    width = max(len(r) for r in rests)
+    rest_ids = torch.full((k, width), 0, dtype=torch.long)
+    rest_mask = torch.zeros((k, width), dtype=mask.dtype)
+    for i, r in enumerate(rests):
+        rest_ids[i, : len(r)] = torch.tensor(r)
+        rest_mask[i, : len(r)] = 1
+    heads = torch.tensor([r[0] for r in rests], device=device)
+    total = shared_logp.view(b, 1) + first_logp[:, heads]  # [b, k]
+    if width > 1:
+        cache.batch_repeat_interleave(k)
+        ids = rest_ids.repeat(b, 1).to(device)  # row order: prompt-major, candidate-minor
+        att = torch.cat(
+            [mask.repeat_interleave(k, dim=0), rest_mask.repeat(b, 1).to(device)], dim=1
+        )
+        steps = torch.arange(width, device=device)
+        if deltas is not None:  # text positions continue after the prompt's M-RoPE ones
+            start = real_len + deltas.to(device).view(-1)
+        else:  # text-only prompts: positions are the padded indices
+            start = torch.full((b,), padded_len, device=device)
+        pos = (start.repeat_interleave(k).view(-1, 1) + steps.view(1, -1)).long()
+        out = model(
+            input_ids=ids,
+            attention_mask=att,
+            position_ids=pos.unsqueeze(0).expand(3, -1, -1),
+            use_cache=False,
+            **{_cache_keyword(model): cache},
+        )
+        logp = torch.log_softmax(out.logits[:, :-1, :].float(), dim=-1)
+        targets = ids[:, 1:]
+        picked = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)  # [b*k, width-1]
+        picked = picked * rest_mask.repeat(b, 1)[:, 1:].to(device)
+        total = total + picked.sum(dim=1).view(b, k)
+    return total, prompt_tokens
 
 
 def _cache_keyword(model: Any) -> str:
