@@ -30,10 +30,12 @@ from vlmforge.config import StrictModel, TomlSource, load_toml, validate
 from vlmforge.errors import ConfigError, VlmforgeError
 from vlmforge.seeds import parse_seeds
 
-STAGES = ("eval", "filter", "model", "train", "heldout")
-Stage = Literal["eval", "filter", "model", "train", "heldout"]
-ROWS = ("random", "teacher", "base", "sft")
-Row = Literal["random", "teacher", "base", "sft"]
+STAGES = ("eval", "filter", "model", "train", "rl", "heldout")
+DEFAULT_STAGES = ("eval", "filter", "model", "train", "heldout")
+Stage = Literal["eval", "filter", "model", "train", "rl", "heldout"]
+ROWS = ("random", "teacher", "base", "sft", "sft+rl")
+Row = Literal["random", "teacher", "base", "sft", "sft+rl"]
+RL_TRAINER = "grpo"
 STATE_FILE = ".vlmforge-pipeline"
 HELDOUT_RUN = "heldout"
 
@@ -57,10 +59,11 @@ class HeldoutStage(StrictModel):
     )
     max_steps: int = Field(300, ge=1, description="Env steps per episode.")
     concurrency: int = Field(30, ge=1, le=4096, description="Episodes in flight per row.")
-    rows: list[Row] = Field(
-        default_factory=lambda: list(ROWS),
+    rows: list[Row] | None = Field(
+        None,
         min_length=1,
-        description="Which rows to play: random, teacher, base, sft.",
+        description="Which rows to play: random, teacher, base, sft, sft+rl (default: the "
+        "first four, and sft+rl when the rl stage runs).",
     )
     random: dict[str, Any] = Field(
         default_factory=lambda: {"actions_per_call": 1},
@@ -77,12 +80,22 @@ class PipelineConfig(StrictModel):
     """The pipeline file: wiring settings plus one table per stage."""
 
     workdir: str = Field("vlmforge-demo", description="Everything is written below here.")
-    stages: list[Stage] = Field(default_factory=lambda: list(STAGES))
+    stages: list[Stage] = Field(default_factory=lambda: list(DEFAULT_STAGES))
     eval: dict[str, Any] = Field(default_factory=dict, description="A `vlmforge eval` config.")
     filter: dict[str, Any] = Field(default_factory=dict, description="A `vlmforge filter` config.")
     model: ModelStage = Field(default_factory=ModelStage)
     train: dict[str, Any] = Field(default_factory=dict, description="A `vlmforge train` config.")
+    rl: dict[str, Any] = Field(
+        default_factory=dict, description="A `vlmforge train --trainer grpo` config."
+    )
     heldout: HeldoutStage = Field(default_factory=HeldoutStage)
+
+    def rows(self) -> list[str]:
+        """The held-out rows, in report order."""
+        if self.heldout.rows is not None:
+            return [r for r in ROWS if r in self.heldout.rows]
+        rl = ["sft+rl"] if "rl" in self.stages else []
+        return ["random", "teacher", "base", "sft", *rl]
 
 
 @dataclass
@@ -144,13 +157,16 @@ def _check_heldout(config: PipelineConfig, where: str) -> None:
     from vlmforge.eval_config import EvalConfig
 
     heldout = set(parse_seeds(config.heldout.seeds))
-    trained = set(parse_seeds(config.eval.get("seeds", "0-9")))
-    shared = sorted(heldout & trained)
-    if shared:
-        raise ConfigError(
-            f"{where}: heldout.seeds and eval.seeds share {len(shared)} seeds (e.g. "
-            f"{shared[0]}); held-out seeds must be ones the model never trained on."
-        )
+    trained = {"eval.seeds": set(parse_seeds(config.eval.get("seeds", "0-9")))}
+    if "rl" in config.stages:
+        trained["rl.seeds"] = set(parse_seeds(config.rl.get("seeds", "1000-9999")))
+    for key, seeds in trained.items():
+        shared = sorted(heldout & seeds)
+        if shared:
+            raise ConfigError(
+                f"{where}: heldout.seeds and {key} share {len(shared)} seeds (e.g. "
+                f"{shared[0]}); held-out seeds must be ones the model never trained on."
+            )
     here = Path("WORKDIR")
     try:
         data = heldout_config(config, here, here / "model", here / "train")
@@ -171,6 +187,11 @@ def check_components(config: PipelineConfig, where: str) -> None:
         settings |= {"model": "MODEL", "dataset": "DATA", "output_dir": "OUT"}
         model = registry.get("trainer", trainer_name(config)).load().config_model
         validate(model, settings, f"{where} [train]")
+    if "rl" in config.stages:
+        data = rl_config(config, here, here / "model", here / "train")
+        data.pop("trainer")
+        model = registry.get("trainer", RL_TRAINER).load().config_model
+        validate(model, data, f"{where} [rl]")
     if "heldout" in config.stages:
         for policy in heldout_config(config, here, here / "model", here / "train")["policies"]:
             settings = {k: v for k, v in policy.items() if k not in ("name", "label")}
@@ -236,10 +257,13 @@ def plan(config: PipelineConfig, workdir: Path) -> Plan:
         if "eval_dataset" not in config.train:
             data["eval_dataset"] = str(export / "val.jsonl")
         add("train", data, [*exe, "train"], {"weights": train_dir})
+    if "rl" in config.stages:
+        data = rl_config(config, workdir, model_dir, train_dir)
+        add("rl", data, [*exe, "train"], {"adapter": workdir / "rl"})
     if "heldout" in config.stages:
         data = heldout_config(config, workdir, model_dir, train_dir)
         add("heldout", data, [*exe, "eval"], {"traces": workdir / "traces-heldout.db"})
-        if "sft" in config.heldout.rows:
+        if "sft" in config.rows():
             single = {k: v for k, v in data.items() if k not in ("policies", "json_summary")}
             sft = next(p for p in data["policies"] if p["label"] == "sft")
             single["policy"] = {k: v for k, v in sft.items() if k != "label"}
@@ -247,6 +271,29 @@ def plan(config: PipelineConfig, workdir: Path) -> Plan:
             single["store"] = {"name": "sqlite", "path": str(workdir / "traces-sft-eval.db")}
             result.extra_configs[configs / "eval_sft.toml"] = single
     return result
+
+
+def sft_weights(config: PipelineConfig, model_dir: Path, train_dir: Path) -> dict[str, str]:
+    """How the trained model loads: the sft output as a model, a LoRA one as an adapter."""
+    if trainer_name(config) == "sft":
+        return {"model": str(train_dir)}
+    return {"model": str(model_dir), "adapter": str(train_dir)}
+
+
+def rl_config(
+    config: PipelineConfig, workdir: Path, model_dir: Path, train_dir: Path
+) -> dict[str, Any]:
+    """The ``grpo`` train config: from the trained model, in the collect stage's environment,
+    with the held-out rows' decoding."""
+    policy = {k: v for k, v in hf_settings(config).items() if k != "batch_size"}
+    return {
+        "trainer": RL_TRAINER,
+        "env": dict(config.eval.get("env") or {"name": "crafter"}),
+        **config.rl,
+        "policy": {**policy, **(config.rl.get("policy") or {})},
+        **sft_weights(config, model_dir, train_dir),
+        "output_dir": str(workdir / "rl"),
+    }
 
 
 def hf_settings(config: PipelineConfig) -> dict[str, Any]:
@@ -262,14 +309,15 @@ def heldout_config(
     """The ``vlmforge eval`` config of the held-out comparison (one run per row)."""
     env = config.eval.get("env") or {"name": "crafter"}
     hf = hf_settings(config)
-    weights = "model" if trainer_name(config) == "sft" else "adapter"
+    weights = sft_weights(config, model_dir, train_dir)
     rows: dict[str, dict[str, Any]] = {
         "random": {"name": "random", **config.heldout.random},
         "base": {"name": "hf", "model": str(model_dir), **hf},
-        "sft": {"name": "hf", weights: str(train_dir), **hf},
+        "sft": {"name": "hf", **weights, **hf},
+        "sft+rl": {"name": "hf", "adapter": str(workdir / "rl"), **hf},
     }
     teacher = config.eval.get("policy")
-    if "teacher" in config.heldout.rows:
+    if "teacher" in config.rows():
         if not isinstance(teacher, dict):
             raise ConfigError(
                 "heldout.rows has 'teacher', which replays the [eval.policy] table; the [eval] "
@@ -283,7 +331,7 @@ def heldout_config(
         "max_steps": config.heldout.max_steps,
         "json_summary": str(workdir / "summary-heldout.json"),
         "env": dict(env),
-        "policies": [{**rows[name], "label": name} for name in ROWS if name in config.heldout.rows],
+        "policies": [{**rows[name], "label": name} for name in config.rows()],
         "store": {"name": "sqlite", "path": str(workdir / "traces-heldout.db")},
     }
 
@@ -355,9 +403,7 @@ def heldout_report(config: PipelineConfig, workdir: Path) -> dict[str, Any]:
     store = get_registry().create("store", "sqlite", {"path": str(workdir / "traces-heldout.db")})
     try:
         rows = []
-        for name in ROWS:
-            if name not in config.heldout.rows:
-                continue
+        for name in config.rows():
             run = store.get_run(f"{HELDOUT_RUN}-{name}")
             if run is None:
                 raise VlmforgeError(f"the held-out store has no run '{HELDOUT_RUN}-{name}'")
@@ -365,7 +411,13 @@ def heldout_report(config: PipelineConfig, workdir: Path) -> dict[str, Any]:
         seeds = parse_seeds(config.heldout.seeds)
         comparisons = [
             (a, b, metric)
-            for a, b in (("sft", "random"), ("sft", "base"), ("base", "random"))
+            for a, b in (
+                ("sft", "random"),
+                ("sft", "base"),
+                ("base", "random"),
+                ("sft+rl", "sft"),
+                ("sft+rl", "random"),
+            )
             for metric in ("unique_achievements", "reward")
         ]
         return build(

@@ -33,7 +33,15 @@ def test_embedded_demo_is_the_shipped_example():
     config, _ = load_pipeline(str(ROOT / "configs" / "pipeline_demo.toml"))
     assert config.eval["policy"]["name"] == "scripted"
     assert config.stages == ["eval", "filter", "model", "train", "heldout"]
-    assert config.heldout.rows == ["random", "teacher", "base", "sft"]
+    assert config.rows() == ["random", "teacher", "base", "sft"]
+    rl, _ = load_pipeline(str(ROOT / "configs" / "pipeline_rl_demo.toml"))
+    assert rl.stages == ["eval", "filter", "model", "train", "rl", "heldout"]
+    assert rl.rows() == ["random", "teacher", "base", "sft", "sft+rl"]
+    demo = tomllib.loads(default_config_text())
+    for key in ("eval", "filter", "model", "train", "heldout"):
+        assert tomllib.loads((ROOT / "configs" / "pipeline_rl_demo.toml").read_text())[key] == (
+            demo[key]
+        ), f"the rl demo's [{key}] is the main demo's"
 
 
 def test_plan_wires_paths_between_stages(tmp_path):
@@ -93,7 +101,8 @@ def test_lora_training_is_evaluated_as_an_adapter(tmp_path):
     )
     config, _ = load_pipeline(str(path))
     rows = {p["label"]: p for p in plan(config, tmp_path / "w").stage("heldout").data["policies"]}
-    assert rows["sft"]["adapter"] == str(tmp_path / "w" / "train") and "model" not in rows["sft"]
+    assert rows["sft"]["adapter"] == str(tmp_path / "w" / "train")
+    assert rows["sft"]["model"] == str(tmp_path / "w" / "model")
     assert rows["sft"]["tools_in_prompt"] is True
 
 
@@ -149,6 +158,54 @@ hf = { decoding = "constrained", temperature = 0.5 }
     steps = plan(config, work).stages
     assert [s.stage for s in steps] == ["train"]
     assert steps[0].data["model"] == "/models/qwen2-vl-2b"
+
+
+def test_rl_stage_is_wired_from_the_trained_model(tmp_path):
+    path = _write(
+        tmp_path,
+        """
+stages = ["eval", "filter", "model", "train", "rl", "heldout"]
+[eval]
+seeds = "0-3"
+[eval.env]
+name = "crafter"
+image_size = 64
+[eval.policy]
+name = "scripted"
+[filter.rows]
+include_tools = false
+[train]
+trainer = "sft"
+[rl]
+iterations = 3
+seeds = "1000-1099"
+[rl.policy]
+temperature = 1.2
+[heldout.hf]
+tools = ["interact_many"]
+temperature = 1.5
+batch_size = 30
+""",
+    )
+    config, _ = load_pipeline(str(path))
+    work = tmp_path / "w"
+    steps = {s.stage: s for s in plan(config, work).stages}
+    assert list(steps) == ["eval", "filter", "model", "train", "rl", "heldout"]
+    rl = steps["rl"].data
+    assert rl["trainer"] == "grpo" and rl["iterations"] == 3
+    assert rl["model"] == str(work / "train") and "adapter" not in rl
+    assert rl["output_dir"] == str(work / "rl")
+    assert rl["env"] == {"name": "crafter", "image_size": 64}
+    # the held-out decoding, the export's tool setting, and [rl.policy] on top
+    assert rl["policy"] == {"tools_in_prompt": False, "tools": ["interact_many"],
+                            "temperature": 1.2}  # fmt: skip
+    rows = {p["label"]: p for p in steps["heldout"].data["policies"]}
+    assert list(rows) == ["random", "teacher", "base", "sft", "sft+rl"]
+    assert rows["sft+rl"]["adapter"] == str(work / "rl")
+    assert rows["sft+rl"]["temperature"] == 1.5  # evaluated with the other rows' decoding
+    path = _write(tmp_path, 'stages = ["rl", "heldout"]\n[rl]\nseeds = "100-200"\n')
+    with pytest.raises(ConfigError, match=r"heldout\.seeds and rl\.seeds share"):
+        load_pipeline(str(path))
 
 
 def test_heldout_seeds_must_be_new(tmp_path):
@@ -298,6 +355,7 @@ batch_size = 2
     assert (run / "train" / "model" / "config.json").is_file()
     report = json.loads((run / "report.json").read_text())
     assert report["heldout_seeds"] == [9, 10] and report["training_seeds"] == [0, 1]
+    assert list(report["stage_seconds"]) == ["eval", "filter", "model", "train", "heldout"]
     rows = {r["name"]: r for r in report["rows"]}
     assert list(rows) == ["random", "teacher", "base", "sft"]
     for row in rows.values():

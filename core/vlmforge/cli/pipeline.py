@@ -56,16 +56,17 @@ def command(config: str | None, workdir: str | None, overwrite: bool, dry_run: b
     for stage in steps.stages:
         out.rule(f"[bold]{stage.stage}[/]: {' '.join(stage.command[2:])}")
         run_stage(stage)
-    report = _report(cfg, root) if steps.stage("heldout") else None
+    report = _report(cfg, root, steps) if steps.stage("heldout") else None
     _print_stages(out, steps)
     if report is not None:
         _print_report(out, report, root)
 
 
-def _report(cfg: Any, root: Path) -> dict[str, Any]:
+def _report(cfg: Any, root: Path, steps: Any) -> dict[str, Any]:
     from vlmforge.pipeline import heldout_report
 
     report = heldout_report(cfg, root)
+    report["stage_seconds"] = {s.stage: round(s.seconds, 1) for s in steps.stages}
     (root / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
 
