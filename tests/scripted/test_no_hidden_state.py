@@ -44,7 +44,8 @@ view = [list(row) for _ in range(7)]
 view[3][4] = "player"
 view[3][6] = "tree"
 view[0][0] = "water"
-gt = {"step": 0, "position": [32, 32], "facing": [0, 1],
+# step 150: past the opening (sapling first), so the next goal is wood
+gt = {"step": 150, "position": [32, 32], "facing": [0, 1],
       "inventory": {"health": 9, "food": 9, "drink": 9, "energy": 9, "wood": 0},
       "achievements": [], "sleeping": False, "daylight": 0.8, "view": view}
 tool = {"type": "function", "function": {"name": "interact_many", "parameters": {}}}

@@ -25,7 +25,9 @@ def test_example_configs_load(path: Path) -> None:
     trainer = data.pop("trainer")
     model = get_registry().get("trainer", trainer).config_model()
     config = validate(model, data, str(path), toml=source)
-    assert config.model and config.dataset and config.output_dir
+    assert config.model and config.output_dir
+    # supervised trainers read a dataset; rollout trainers (grpo) play an environment instead
+    assert getattr(config, "dataset", None) or getattr(config, "env", None)
 
 
 def test_every_training_key_reaches_trl(tmp_path: Path) -> None:
