@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import report
+from _common import report
 
 
 def vlmforge(*args: str) -> None:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import report
+from _common import report
 
 CHECK_KEYS = ("episodes", "unique_achievements_mean", "crafter_score_pct", "invalid_decision_rate")
 
