@@ -41,7 +41,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from vlmforge.config import StrictModel, TomlSource, load_toml, merge, validate
 from vlmforge.errors import ConfigError
-from vlmforge.seeds import parse_seeds
+from vlmforge.seeds import checked_seeds, parse_seeds
 
 DEFAULT_STORE = "sqlite"
 DEFAULT_TRACE_DB = "traces.db"
@@ -90,11 +90,7 @@ class EvalConfig(StrictModel):
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, value: Any) -> Any:
-        try:
-            parse_seeds(value)
-        except ConfigError as exc:
-            raise ValueError(str(exc).removeprefix("seeds: ")) from None
-        return value
+        return checked_seeds(value)
 
     @model_validator(mode="after")
     def _one_policy_form(self) -> EvalConfig:

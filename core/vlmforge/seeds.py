@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from vlmforge.errors import ConfigError
 
@@ -74,3 +75,15 @@ def format_seeds(seeds: Sequence[int]) -> str:
         parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
         i = j + 1
     return ",".join(parts)
+
+
+def checked_seeds(value: Any) -> Any:
+    """A pydantic field validator's body: ``value`` unchanged if it is a valid seed spec.
+
+    Raises ValueError (which pydantic reports with the file, line and key) otherwise.
+    """
+    try:
+        parse_seeds(value)
+    except ConfigError as exc:
+        raise ValueError(str(exc).removeprefix("seeds: ")) from None
+    return value

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from vlmforge import __version__
 from vlmforge.errors import ConfigError
+from vlmforge_lora_sft.adapter import lora_config
 from vlmforge_lora_sft.config import FullSFTConfig, LoraSFTConfig, SFTSettings
 from vlmforge_lora_sft.data import DatasetStats, Example, read_dataset
 from vlmforge_lora_sft.loss import completion_loss_trainer
@@ -326,19 +327,7 @@ class LoraSFTTrainer(_SFTBase):
         )
 
     def peft_config(self) -> Any:
-        from peft import LoraConfig
-
-        lora = self.config.lora
-        names = "|".join(sorted(set(lora.target_modules)))
-        return LoraConfig(
-            r=lora.r,
-            lora_alpha=lora.alpha,
-            lora_dropout=lora.dropout,
-            # the language model's projections only (vision-tower modules share some names)
-            target_modules=rf"^(?!.*visual).*\.({names})$",
-            modules_to_save=list(lora.modules_to_save) or None,
-            task_type="CAUSAL_LM",
-        )
+        return lora_config(self.config.lora)
 
     def save_weights(self, trainer: Any, processor: Any, out_dir: Path) -> Path:
         target = out_dir / "adapter"

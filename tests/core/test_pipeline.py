@@ -39,8 +39,9 @@ def test_embedded_demo_is_the_shipped_example():
     assert rl.rows() == ["random", "teacher", "base", "sft", "sft+rl"]
     demo = tomllib.loads(default_config_text())
     for key in ("eval", "filter", "model", "train", "heldout"):
-        assert tomllib.loads((ROOT / "configs" / "pipeline_rl_demo.toml").read_text())[key] == (
-            demo[key]
+        assert (
+            tomllib.loads((ROOT / "configs" / "pipeline_rl_demo.toml").read_text())[key]
+            == (demo[key])
         ), f"the rl demo's [{key}] is the main demo's"
 
 

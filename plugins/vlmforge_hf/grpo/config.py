@@ -7,8 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from vlmforge.config import StrictModel
-from vlmforge.errors import ConfigError
-from vlmforge.seeds import parse_seeds
+from vlmforge.seeds import checked_seeds, parse_seeds
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -73,8 +72,10 @@ class GRPOConfig(StrictModel):
     epochs: int = Field(1, ge=1, le=100, description="Passes over an iteration's decisions.")
     batch_size: int = Field(64, ge=1, description="Decisions per optimizer step.")
     samples_per_iteration: int | None = Field(
-        None, ge=1, description="Learn from this many of an iteration's decisions (drawn at "
-        "random; null: all of them)."
+        None,
+        ge=1,
+        description="Learn from this many of an iteration's decisions (drawn at "
+        "random; null: all of them).",
     )
     clip: float = Field(0.2, gt=0.0, lt=1.0, description="PPO ratio clip (1 +/- clip).")
     kl_coef: float = Field(
@@ -92,11 +93,7 @@ class GRPOConfig(StrictModel):
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, value: Any) -> Any:
-        try:
-            parse_seeds(value)
-        except ConfigError as exc:
-            raise ValueError(str(exc).removeprefix("seeds: ")) from None
-        return value
+        return checked_seeds(value)
 
     @field_validator("policy")
     @classmethod

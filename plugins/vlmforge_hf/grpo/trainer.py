@@ -37,6 +37,7 @@ from vlmforge_hf.grpo.update import (
 )
 from vlmforge_hf.loader import LoadedModel, load
 from vlmforge_hf.policy import HFPolicy, template_messages
+from vlmforge_lora_sft.adapter import lora_config
 from vlmforge_lora_sft.rendering import render_prompt
 
 CHECKPOINTS = "checkpoints"
@@ -92,7 +93,7 @@ class GRPOTrainer:
     def _load(self, device: str, dtype: str) -> tuple[LoadedModel, Any, str]:
         """(model being trained, the peft model, the starting model's folder)."""
         import torch
-        from peft import LoraConfig, PeftModel, get_peft_model
+        from peft import PeftModel, get_peft_model
 
         cfg = self.config
         base_dir = self.out / "base"
@@ -108,19 +109,7 @@ class GRPOTrainer:
             adapter = str(found[1] / "adapter")
             net = PeftModel.from_pretrained(base.model, adapter, is_trainable=True)
         else:
-            lora = cfg.lora
-            names = "|".join(sorted(set(lora.target_modules)))
-            net = get_peft_model(
-                base.model,
-                LoraConfig(
-                    r=lora.r,
-                    lora_alpha=lora.alpha,
-                    lora_dropout=lora.dropout,
-                    target_modules=rf"^(?!.*visual).*\.({names})$",
-                    modules_to_save=list(lora.modules_to_save) or None,
-                    task_type="CAUSAL_LM",
-                ),
-            )
+            net = get_peft_model(base.model, lora_config(cfg.lora))
         net.to(device)
         loaded = LoadedModel(net, base.processor, base.base, None, device, dtype)
         torch.manual_seed(cfg.seed)
