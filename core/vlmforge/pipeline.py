@@ -374,13 +374,35 @@ def check_workdir(workdir: Path, overwrite: bool) -> None:
             )
 
 
-def prepare_workdir(workdir: Path, overwrite: bool) -> None:
-    """Create the work directory; refuse to reuse a previous pipeline's unless ``overwrite``."""
+def prepare_workdir(workdir: Path, overwrite: bool, steps: Plan | None = None) -> None:
+    """Create the work directory; refuse to reuse a previous pipeline's unless ``overwrite``.
+
+    With ``overwrite``, a run from the ``eval`` stage (or no ``steps``) replaces the whole folder;
+    a run of later stages only (``stages = ["filter", "model", "train"]``) keeps what earlier
+    stages wrote (the traces) and replaces only the outputs of the stages it runs, and the report.
+    """
     check_workdir(workdir, overwrite)
     if workdir.exists() and any(workdir.iterdir()):
-        shutil.rmtree(workdir)
+        if steps is None or steps.stage("eval") is not None:
+            shutil.rmtree(workdir)
+        else:
+            for stage in steps.stages:
+                for path in stage.outputs.values():
+                    _remove_output(workdir, path)
+            (workdir / "report.json").unlink(missing_ok=True)
     (workdir / "configs").mkdir(parents=True, exist_ok=True)
     (workdir / STATE_FILE).write_text("created by vlmforge pipeline\n", encoding="utf-8")
+
+
+def _remove_output(workdir: Path, path: Path) -> None:
+    """Remove a stage's output (a folder, or a SQLite file and its -wal/-shm), if in workdir."""
+    if not path.resolve().is_relative_to(workdir.resolve()):
+        return  # e.g. [model] path: the user's model, never the pipeline's to delete
+    if path.is_dir():
+        shutil.rmtree(path)
+        return
+    for item in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        item.unlink(missing_ok=True)
 
 
 def run_stage(stage: StageResult) -> None:

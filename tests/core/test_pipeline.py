@@ -273,6 +273,31 @@ def test_workdir_is_never_clobbered_silently(tmp_path):
     assert not (work / "traces.db").exists() and (work / STATE_FILE).exists()
 
 
+def test_a_partial_rerun_keeps_the_earlier_stages_outputs(tmp_path):
+    work = tmp_path / "w"
+    prepare_workdir(work, overwrite=False)
+    for name in ("traces.db", "traces.db-wal", "traces-heldout.db", "traces-heldout.db-wal",
+                 "report.json"):  # fmt: skip
+        (work / name).write_text("earlier")
+    for folder in ("export", "model", "train"):
+        (work / folder).mkdir()
+        (work / folder / "f").write_text("earlier")
+    path = _write(
+        tmp_path, 'stages = ["filter", "train", "heldout"]\n[heldout]\nrows = ["random", "sft"]\n'
+    )
+    config, _ = load_pipeline(str(path))
+    prepare_workdir(work, overwrite=True, steps=plan(config, work))
+    # the traces (eval) and the model (not re-built) stay; what the stages write is replaced
+    assert (work / "traces.db").read_text() == "earlier" and (work / "traces.db-wal").exists()
+    assert (work / "model" / "f").exists()
+    for gone in ("export", "train", "traces-heldout.db", "traces-heldout.db-wal", "report.json"):
+        assert not (work / gone).exists(), gone
+    # a run from the eval stage replaces everything
+    config, _ = load_pipeline(None)
+    prepare_workdir(work, overwrite=True, steps=plan(config, work))
+    assert sorted(p.name for p in work.iterdir()) == sorted(["configs", STATE_FILE])
+
+
 def _snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 

@@ -51,7 +51,7 @@ def command(config: str | None, workdir: str | None, overwrite: bool, dry_run: b
                 out.print(toml_text(stage.data), markup=False, highlight=False)
         out.print(f"dry run: nothing was written ({root} is unchanged).", markup=False)
         return
-    prepare_workdir(root, overwrite)
+    prepare_workdir(root, overwrite, steps)
     write_configs(steps)
     for stage in steps.stages:
         out.rule(f"[bold]{stage.stage}[/]: {' '.join(stage.command[2:])}")
