@@ -76,8 +76,13 @@ def chat_template() -> str:
 
 
 def corpus_texts(paths: list[str | Path]) -> list[str]:
-    """Training text for the tokenizer from files: every string in JSONL rows (data URLs and
-    image paths left out), or the lines of a plain text file."""
+    """Training text for the tokenizer from files: every string in JSONL rows (data URLs, image
+    paths and each row's ``metadata`` left out), or the lines of a plain text file.
+
+    ``metadata`` holds bookkeeping a model never reads (random run and episode ids, the trace
+    database's path); learning merges from it made two identical pipeline runs train different
+    tokenizers, and so different models.
+    """
     texts: list[str] = []
 
     def walk(value: Any) -> None:
@@ -100,9 +105,15 @@ def corpus_texts(paths: list[str | Path]) -> list[str]:
         for line in lines:
             if p.suffix == ".jsonl" and line.strip():
                 try:
-                    walk(json.loads(line))
+                    row = json.loads(line)
                 except json.JSONDecodeError:
                     texts.append(line)
+                    continue
+                walk(
+                    {k: v for k, v in row.items() if k != "metadata"}
+                    if isinstance(row, dict)
+                    else row
+                )
             elif line.strip():
                 texts.append(line)
     return texts

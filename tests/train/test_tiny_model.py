@@ -79,6 +79,28 @@ def test_tokenizer_corpus_shortens_sequences(tmp_path: Path, export_dir: Path) -
     assert not any(t.startswith("data:") for t in corpus_texts([corpus]))
 
 
+def test_tokenizer_corpus_ignores_row_metadata(tmp_path: Path, export_dir: Path) -> None:
+    """Two exports of the same steps differ only in metadata (random run/episode ids, the
+    trace database's path): they must teach the same tokenizer."""
+    from vlmforge_lora_sft.tiny import corpus_texts, train_tokenizer
+
+    rows = [json.loads(line) for line in (export_dir / "openai-sft" / "train.jsonl").open()]
+    assert all(row["metadata"]["episode"] for row in rows)  # ids the corpus must not see
+    copies = []
+    for name in ("a", "b"):
+        path = tmp_path / f"{name}.jsonl"
+        with path.open("w") as out:
+            for row in rows:
+                meta = {**row["metadata"], "episode": f"{name}-{row['metadata']['episode']}",
+                        "source": f"/{name}/traces.db"}  # fmt: skip
+                out.write(json.dumps({**row, "metadata": meta}) + "\n")
+        copies.append(corpus_texts([path]))
+    assert copies[0] == copies[1]
+    assert not any("traces.db" in text for text in copies[0])
+    vocab = [train_tokenizer(extra_texts=texts).get_vocab() for texts in copies]
+    assert vocab[0] == vocab[1]
+
+
 @pytest.mark.slow
 def test_hub_style_checkpoint_loads_without_torchvision(tmp_path: Path) -> None:
     """A folder laid out like a Hub Qwen2-VL repo (preprocessor_config.json naming the stock
