@@ -34,6 +34,10 @@ def completion_loss_trainer() -> type:
             loss, correct, examples = completion_loss(model, inputs, num_items_in_batch)
             mode = "train" if model.training else "eval"
             self._metrics[mode]["completion_accuracy"].append(correct / max(examples, 1))
+            if mode == "train":  # tokens seen, as TRL's own compute_loss counts them
+                seen = inputs["attention_mask"].sum()
+                self._total_train_tokens += self.accelerator.gather_for_metrics(seen).sum().item()
+            self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
             return (loss, None) if return_outputs else loss
 
     return CompletionLossTrainer

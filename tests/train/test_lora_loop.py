@@ -71,6 +71,7 @@ def test_lora_train_resume_and_play(tmp_path: Path, cli, tiny_model: Path, expor
     assert meta["base_model"] == str(tiny_model) and meta["vlmforge_version"] == __version__
     assert meta["hardware"]["device"] == "cpu" and meta["precision"] == "fp32"
     assert meta["wall_time_s"] > 0 and meta["steps"] == 8 and meta["resumed_from"] is None
+    assert meta["tokens_seen"] > 8 * 2 * 50  # 8 steps of 2 rows of ~100+ prompt tokens
     resolved = json.loads((out / "train_config.json").read_text())
     assert resolved["max_steps"] == 8 and resolved["lora"]["r"] == 8  # flag won over the file
     adapter = json.loads((out / "adapter" / "adapter_config.json").read_text())
