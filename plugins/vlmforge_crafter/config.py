@@ -40,25 +40,44 @@ class CrafterConfig(StrictModel):
     """``[env]`` settings for ``--env crafter``."""
 
     max_steps: int = Field(
-        10000, ge=1, description="Cap on primitive env steps per episode (truncates: max_steps)."
+        default=10000,
+        ge=1,
+        description="Cap on primitive env steps per episode (truncates: max_steps).",
     )
     length: int = Field(
-        10000, ge=1, description="The game's own length in steps (ends: game_length)."
+        default=10000, ge=1, description="The game's own length in steps (ends: game_length)."
     )
-    area: tuple[int, int] = Field((64, 64), description="World size in tiles [width, height].")
+    area: tuple[int, int] = Field(
+        default=(64, 64), description="World size in tiles [width, height]."
+    )
     view: tuple[int, int] = Field(
-        (9, 9), description="Crafter's view grid [cols, rows] (the bottom rows hold the inventory)."
+        default=(9, 9),
+        description="Crafter's view grid [cols, rows] (the bottom rows hold the inventory).",
     )
-    image_size: int = Field(64, ge=16, le=1024, description="Rendered frame size in pixels.")
-    observation: ObservationMode = Field("text+image", description="What the policy is shown.")
+    image_size: int = Field(
+        default=64, ge=16, le=1024, description="Rendered frame size in pixels."
+    )
+    observation: ObservationMode = Field(
+        default="text+image", description="What the policy is shown."
+    )
     frame_history: int = Field(
-        0, ge=0, le=16, description="Previous frames sent with the current one (oldest first)."
+        default=0,
+        ge=0,
+        le=16,
+        description="Previous frames sent with the current one (oldest first).",
     )
     max_actions_per_call: int = Field(
-        8, ge=1, le=64, description="Most primitive actions one interact_many call may carry."
+        default=8,
+        ge=1,
+        le=64,
+        description="Most primitive actions one interact_many call may carry.",
     )
-    fallback_action: str = Field("noop", description="Applied once when a decision is invalid.")
-    png_compress_level: int = Field(1, ge=0, le=9, description="zlib level for the PNG frames.")
+    fallback_action: str = Field(
+        default="noop", description="Applied once when a decision is invalid."
+    )
+    png_compress_level: int = Field(
+        default=1, ge=0, le=9, description="zlib level for the PNG frames."
+    )
 
     @field_validator("fallback_action")
     @classmethod

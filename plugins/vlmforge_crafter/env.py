@@ -128,7 +128,7 @@ class CrafterEpisode:
             images = [*self._history, current]
             self._previous = current
         text = self.observer.text(gt) if cfg.text else None
-        return Observation(text=text, images=images, ground_truth=gt, feedback=feedback)
+        return Observation(text=text, images=images, ground_truth=dict(gt), feedback=feedback)
 
 
 class CrafterEnvironment:

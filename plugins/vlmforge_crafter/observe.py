@@ -20,6 +20,7 @@ from crafter import constants, objects
 
 from vlmforge.prompting import describe_offset
 from vlmforge_crafter.config import CrafterConfig
+from vlmforge_crafter.ground_truth import Creature, GroundTruth, Nearest
 
 #: Crafter's semantic ids: 0 unknown/none, materials 1-12, then the object kinds 13-18.
 MATERIALS: tuple[str, ...] = tuple(constants.materials)
@@ -65,19 +66,19 @@ class Observer:
         self._near_order = [(r, c, d) for d, r, c in sorted(cells)]
 
     # -- ground truth ------------------------------------------------------------------------
-    def ground_truth(self, env: Any, achievements: Sequence[str], step: int) -> dict[str, Any]:
-        """The machine-readable state (schema in docs/crafter.md); kept out of prompts."""
+    def ground_truth(self, env: Any, achievements: Sequence[str], step: int) -> GroundTruth:
+        """The machine-readable state (:class:`GroundTruth`, docs/crafter.md); not in prompts."""
         world, player = env._world, env._player
         x, y = int(player.pos[0]), int(player.pos[1])
         sem, found = self._semantic(world, x, y)
-        creatures: list[dict[str, Any]] = []
+        creatures: list[Creature] = []
         for r, c, kind in found:
             if kind == "player" and r == self.oy and c == self.ox:
                 continue
             dx, dy = c - self.ox, r - self.oy
             creatures.append({"kind": kind, "offset": [dx, dy], "distance": abs(dx) + abs(dy)})
         creatures.sort(key=lambda o: (o["distance"], o["offset"][1], o["offset"][0]))
-        nearest: dict[str, dict[str, Any]] = {}
+        nearest: dict[str, Nearest] = {}
         for r, c, d in self._near_order:
             name = SEMANTIC_NAMES[sem[r][c]]
             if name not in nearest and name != "unknown":
@@ -132,7 +133,7 @@ class Observer:
         return sem, found
 
     # -- text --------------------------------------------------------------------------------
-    def text(self, gt: dict[str, Any]) -> str:
+    def text(self, gt: GroundTruth) -> str:
         """The text observation shown to the policy, built from :meth:`ground_truth`."""
         inv = gt["inventory"]
         x, y = gt["position"]
