@@ -26,7 +26,7 @@ def run_episode(args: tuple[int, int]) -> dict[str, Any]:
     """One episode through the env and policy plugins; returns its summary."""
     from vlmforge_crafter.config import CrafterConfig
     from vlmforge_crafter.env import CrafterEnvironment
-    from vlmforge_scripted.policy import ScriptedPolicy
+    from vlmforge_crafter.teacher.policy import ScriptedPolicy
 
     seed, max_steps = args
     env = CrafterEnvironment(CrafterConfig(max_steps=max_steps, observation="text_only"))

@@ -10,7 +10,7 @@ from typing import Any
 from vlmforge.components import Decision, Observation
 from vlmforge_crafter.config import CrafterConfig
 from vlmforge_crafter.env import CrafterEnvironment
-from vlmforge_scripted.policy import ScriptedPolicy, ScriptedPolicyConfig
+from vlmforge_crafter.teacher.policy import ScriptedPolicy, ScriptedPolicyConfig
 
 Strip = Callable[[Observation], Observation]
 

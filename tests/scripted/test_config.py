@@ -9,7 +9,7 @@ import pytest
 
 from vlmforge.config import load_toml, validate
 from vlmforge.errors import ConfigError
-from vlmforge_scripted.policy import ScriptedPolicyConfig
+from vlmforge_crafter.teacher.policy import ScriptedPolicyConfig
 
 from .helpers import play
 
@@ -52,7 +52,7 @@ def test_settings_are_honoured() -> None:
 
 def test_seed_offset_shifts_the_agents_rng() -> None:
     from vlmforge_crafter.env import CrafterEnvironment
-    from vlmforge_scripted.policy import ScriptedPolicy
+    from vlmforge_crafter.teacher.policy import ScriptedPolicy
 
     spec = CrafterEnvironment().spec()
 

@@ -10,7 +10,7 @@ from vlmforge.components import Observation, PolicyError
 from vlmforge.errors import ConfigError
 from vlmforge.plugins import get_registry
 from vlmforge_crafter.actions import parse_tool_calls
-from vlmforge_scripted.policy import VISIBLE_FIELDS
+from vlmforge_crafter.teacher.policy import VISIBLE_FIELDS
 
 from .helpers import play
 
@@ -67,7 +67,7 @@ def test_tool_calls_are_valid_and_carry_a_rationale() -> None:
 
 
 def test_refuses_observations_without_the_player_view() -> None:
-    from vlmforge_scripted.policy import visible
+    from vlmforge_crafter.teacher.policy import visible
 
     with pytest.raises(PolicyError, match="view"):
         visible({"position": [1, 1], "facing": [0, 1], "inventory": {}})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import crafter
 
-from vlmforge_scripted import rules
+from vlmforge_crafter.teacher import rules
 
 
 def test_place_recipes_match_crafter() -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from vlmforge_scripted.memory import WorldMemory
-from vlmforge_scripted.navigation import dijkstra, route_actions
-from vlmforge_scripted.skills import enclosed, find_shelter, shelter_actions
+from vlmforge_crafter.teacher.memory import WorldMemory
+from vlmforge_crafter.teacher.navigation import dijkstra, route_actions
+from vlmforge_crafter.teacher.skills import enclosed, find_shelter, shelter_actions
 
 
 def memory_from(rows: list[str], pos: tuple[int, int], **inventory: int) -> WorldMemory:
@@ -97,7 +97,7 @@ def test_finds_and_seals_a_pocket_in_rock() -> None:
 
 
 def test_builds_a_pocket_with_stones_on_open_grass() -> None:
-    from vlmforge_scripted.skills import shelter_walls, solid
+    from vlmforge_crafter.teacher.skills import shelter_walls, solid
 
     rows = ["......."] * 7
     m = memory_from(rows, (3, 3), stone=9)
@@ -132,7 +132,7 @@ def test_builds_a_pocket_with_stones_on_open_grass() -> None:
 
 
 def test_garden_site_plants_only_where_it_can_be_walled_in() -> None:
-    from vlmforge_scripted.planner import Planner
+    from vlmforge_crafter.teacher.planner import Planner
 
     planner = Planner(seed=0)
     view = [["grass"] * 9 for _ in range(7)]

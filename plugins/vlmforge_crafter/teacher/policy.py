@@ -17,7 +17,7 @@ from vlmforge.components import Decision, EnvSpec, Observation, PolicyError
 from vlmforge.config import StrictModel
 from vlmforge.prompting import build_prompt
 from vlmforge.trace import FunctionCall, Message, ToolCall
-from vlmforge_scripted.planner import Planner
+from vlmforge_crafter.teacher.planner import Planner
 
 #: The ground-truth fields the agent reads: what a player sees on screen. Nothing else.
 VISIBLE_FIELDS: tuple[str, ...] = (

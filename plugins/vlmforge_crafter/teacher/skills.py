@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from vlmforge_scripted.memory import VOID, Pos, WorldMemory
-from vlmforge_scripted.navigation import (
+from vlmforge_crafter.teacher.memory import VOID, Pos, WorldMemory
+from vlmforge_crafter.teacher.navigation import (
     STEPS,
     Paths,
     adjacent,
@@ -19,7 +19,7 @@ from vlmforge_scripted.navigation import (
     face_plan,
     route_actions,
 )
-from vlmforge_scripted.rules import (
+from vlmforge_crafter.teacher.rules import (
     CREATURE_WALKABLE,
     MINE_REQUIRES,
     MOVE_FOR,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from vlmforge_scripted.memory import Pos, WorldMemory
-from vlmforge_scripted.navigation import Paths, dijkstra, route_actions
+from vlmforge_crafter.teacher.memory import Pos, WorldMemory
+from vlmforge_crafter.teacher.navigation import Paths, dijkstra, route_actions
 
 #: Tiles that hint the sought thing is near an unseen tile.
 HINTS: dict[str, frozenset[str]] = {

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from vlmforge_scripted.memory import Pos
-from vlmforge_scripted.navigation import (
+from vlmforge_crafter.teacher.memory import Pos
+from vlmforge_crafter.teacher.navigation import (
     STEPS,
     face_plan,
     route_actions,
 )
-from vlmforge_scripted.rationale import Plan, where
-from vlmforge_scripted.rules import MAKE, MOVE_FOR, TOOL_ORDER, WALKABLE, has_items
-from vlmforge_scripted.skills import (
+from vlmforge_crafter.teacher.rationale import Plan, where
+from vlmforge_crafter.teacher.rules import MAKE, MOVE_FOR, TOOL_ORDER, WALKABLE, has_items
+from vlmforge_crafter.teacher.skills import (
     face_placeable,
     stations_near,
 )
 
 
 class TechTreeGoals:
-    """Tech-tree goals, mixed into :class:`vlmforge_scripted.planner.Planner`."""
+    """Tech-tree goals, mixed into :class:`vlmforge_crafter.teacher.planner.Planner`."""
 
     def wood_needed(self) -> int:
         need = 0

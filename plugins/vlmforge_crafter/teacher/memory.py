@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from vlmforge_scripted.rules import (
+from vlmforge_crafter.teacher.rules import (
     MINE_LEAVES,
     OBJECTS,
     PLANT_RIPE_AFTER,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from vlmforge_scripted.navigation import (
+from vlmforge_crafter.teacher.navigation import (
     direction,
     route_actions,
 )
-from vlmforge_scripted.rationale import Plan, where
-from vlmforge_scripted.rules import MAKE, MOVE_FOR, TOOL_ORDER, has_items
-from vlmforge_scripted.skills import (
+from vlmforge_crafter.teacher.rationale import Plan, where
+from vlmforge_crafter.teacher.rules import MAKE, MOVE_FOR, TOOL_ORDER, has_items
+from vlmforge_crafter.teacher.skills import (
     enclosed,
     find_shelter,
     shelter_actions,
@@ -18,7 +18,7 @@ from vlmforge_scripted.skills import (
 
 
 class SurvivalGoals:
-    """Survival goals, mixed into :class:`vlmforge_scripted.planner.Planner`."""
+    """Survival goals, mixed into :class:`vlmforge_crafter.teacher.planner.Planner`."""
 
     def fight(self) -> Plan | None:
         m = self.memory

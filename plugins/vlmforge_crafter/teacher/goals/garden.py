@@ -7,17 +7,17 @@ near it. Eating it (``do`` on a ripe plant) gives food and the ``eat_plant`` ach
 
 from __future__ import annotations
 
-from vlmforge_scripted.memory import Pos
-from vlmforge_scripted.navigation import adjacent
-from vlmforge_scripted.rationale import Plan, where
-from vlmforge_scripted.skills import buildable, interact, solid
+from vlmforge_crafter.teacher.memory import Pos
+from vlmforge_crafter.teacher.navigation import adjacent
+from vlmforge_crafter.teacher.rationale import Plan, where
+from vlmforge_crafter.teacher.skills import buildable, interact, solid
 
 #: Plants kept growing near the agent (each is food every ~300 steps spent nearby).
 GARDEN_SIZE = 3
 
 
 class GardenGoals:
-    """Garden goals, mixed into :class:`vlmforge_scripted.planner.Planner`."""
+    """Garden goals, mixed into :class:`vlmforge_crafter.teacher.planner.Planner`."""
 
     def eat_ripe(self, limit: int) -> Plan | None:
         """Walk to a plant that should be ripe by now and eat it."""

@@ -11,22 +11,22 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from vlmforge_scripted.explore import Explorer
-from vlmforge_scripted.garden import GardenGoals
-from vlmforge_scripted.memory import Pos, WorldMemory
-from vlmforge_scripted.navigation import (
+from vlmforge_crafter.teacher.explore import Explorer
+from vlmforge_crafter.teacher.goals.garden import GardenGoals
+from vlmforge_crafter.teacher.goals.survival import SurvivalGoals
+from vlmforge_crafter.teacher.goals.techtree import TechTreeGoals
+from vlmforge_crafter.teacher.memory import Pos, WorldMemory
+from vlmforge_crafter.teacher.navigation import (
     Paths,
     dijkstra,
 )
-from vlmforge_scripted.rationale import Plan, where
-from vlmforge_scripted.rules import MOVE_FOR
-from vlmforge_scripted.skills import (
+from vlmforge_crafter.teacher.rationale import Plan, where
+from vlmforge_crafter.teacher.rules import MOVE_FOR
+from vlmforge_crafter.teacher.skills import (
     Shelter,
     enclosed,
     interact,
 )
-from vlmforge_scripted.survival import SurvivalGoals
-from vlmforge_scripted.techtree import TechTreeGoals
 
 
 class Planner(SurvivalGoals, TechTreeGoals, GardenGoals):

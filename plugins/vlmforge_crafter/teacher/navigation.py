@@ -6,8 +6,8 @@ import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from vlmforge_scripted.memory import VOID, Pos, WorldMemory
-from vlmforge_scripted.rules import MINE_REQUIRES, MOVE_FOR, WALKABLE, can_mine
+from vlmforge_crafter.teacher.memory import VOID, Pos, WorldMemory
+from vlmforge_crafter.teacher.rules import MINE_REQUIRES, MOVE_FOR, WALKABLE, can_mine
 
 STEPS: tuple[Pos, ...] = ((0, -1), (0, 1), (-1, 0), (1, 0))
 UNKNOWN_COST = 3

@@ -1,0 +1,1 @@
+"""The teacher's goals (survival, tech tree, garden)."""
