@@ -119,10 +119,6 @@ def adjacent(p: Pos) -> list[Pos]:
     return [(p[0] + dx, p[1] + dy) for dx, dy in STEPS]
 
 
-def neighbours_where(memory: WorldMemory, p: Pos, pred: Callable[[Pos], bool]) -> list[Pos]:
-    return [q for q in adjacent(p) if pred(q)]
-
-
 def direction(a: Pos, b: Pos) -> Pos:
     return (b[0] - a[0], b[1] - a[1])
 
