@@ -59,7 +59,7 @@ def test_seed_offset_shifts_the_agents_rng() -> None:
     def draws(seed: int, offset: int) -> list[float]:
         policy = ScriptedPolicy(ScriptedPolicyConfig(seed_offset=offset))
         episode = asyncio.run(policy.start_episode(spec, seed))
-        return [episode.planner.rng.random() for _ in range(3)]
+        return [episode.planner.agent.rng.random() for _ in range(3)]
 
     assert draws(0, 5) == draws(5, 0)
     assert draws(0, 5) != draws(0, 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from vlmforge_crafter.ground_truth import player_view
 from vlmforge_crafter.teacher.memory import WorldMemory
 from vlmforge_crafter.teacher.navigation import dijkstra, route_actions
 from vlmforge_crafter.teacher.skills import enclosed, find_shelter, shelter_actions
@@ -25,16 +26,18 @@ def test_memory_keeps_tiles_seen_and_marks_the_world_edge() -> None:
     view[0][0] = "unknown"
     view[1][1] = "cow"
     m.update(
-        {
-            "step": 3,
-            "position": [10, 10],
-            "facing": [1, 0],
-            "inventory": {"health": 9},
-            "achievements": ["collect_wood"],
-            "sleeping": False,
-            "daylight": 1.0,
-            "view": view,
-        }
+        player_view(
+            {
+                "step": 3,
+                "position": [10, 10],
+                "facing": [1, 0],
+                "inventory": {"health": 9},
+                "achievements": ["collect_wood"],
+                "sleeping": False,
+                "daylight": 1.0,
+                "view": view,
+            }
+        )
     )
     assert m.tiles[(6, 7)] == "void"
     assert m.creatures == {(7, 8): "cow"} and m.cows == {(7, 8): 3}
@@ -132,6 +135,7 @@ def test_builds_a_pocket_with_stones_on_open_grass() -> None:
 
 
 def test_garden_site_plants_only_where_it_can_be_walled_in() -> None:
+    from vlmforge_crafter.teacher.goals.garden import Garden
     from vlmforge_crafter.teacher.planner import Planner
 
     planner = Planner(seed=0)
@@ -156,10 +160,11 @@ def test_garden_site_plants_only_where_it_can_be_walled_in() -> None:
         "daylight": 1.0,
         "view": view,
     }
-    planner.memory.update(gt)
-    planner.memory.achievements = {"place_furnace"}
-    planner.paths = dijkstra(planner.memory)
-    plan = planner.garden()
+    agent = planner.agent
+    agent.memory.update(player_view(gt))
+    agent.memory.achievements = {"place_furnace"}
+    agent.paths = dijkstra(agent.memory)
+    plan = Garden().propose(agent)
     assert plan is not None and plan[0][-1] == "place_plant"
 
 
@@ -179,11 +184,11 @@ def test_the_tile_under_the_player_is_remembered_as_walkable() -> None:
         "daylight": 1.0,
         "view": view,
     }
-    m.update(gt)
+    m.update(player_view(gt))
     assert m.tiles[(10, 10)] == "grass"
     gt = {**gt, "position": [11, 10]}
     m.tiles[(11, 10)] = "stone"
     view2 = [["stone"] * 9 for _ in range(7)]
     view2[3][4] = "player"
-    m.update({**gt, "view": view2})
+    m.update(player_view({**gt, "view": view2}))
     assert m.tiles[(11, 10)] == "path"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from vlmforge_crafter.ground_truth import PlayerView, Pos
 from vlmforge_crafter.teacher.rules import (
     MINE_LEAVES,
     OBJECTS,
@@ -13,7 +13,8 @@ from vlmforge_crafter.teacher.rules import (
     WALKABLE,
 )
 
-Pos = tuple[int, int]
+__all__ = ["VOID", "PlantInfo", "Pos", "WorldMemory"]
+
 #: Marks a cell outside the world (the view shows "unknown" there).
 VOID = "void"
 
@@ -45,24 +46,24 @@ class WorldMemory:
     plants: dict[Pos, PlantInfo] = field(default_factory=dict)
     seen_at: dict[Pos, int] = field(default_factory=dict)  # when each tile was last in view
 
-    def update(self, gt: dict[str, Any]) -> None:
+    def update(self, view: PlayerView) -> None:
         """Fold one observation's player-visible fields into memory."""
         previous_step = self.step
-        self.step = int(gt.get("step", self.step))
-        self.pos = (int(gt["position"][0]), int(gt["position"][1]))
-        self.facing = (int(gt["facing"][0]), int(gt["facing"][1]))
-        self.inventory = {k: int(v) for k, v in gt["inventory"].items()}
-        self.achievements = set(gt.get("achievements", ()))
-        self.sleeping = bool(gt.get("sleeping", False))
-        self.daylight = float(gt.get("daylight", 1.0))
-        view = gt["view"]
-        rows, cols = len(view), len(view[0])
+        if view.step is not None:
+            self.step = view.step
+        self.pos = view.position
+        self.facing = view.facing
+        self.inventory = dict(view.inventory)
+        self.achievements = set(view.achievements)
+        self.sleeping = view.sleeping
+        self.daylight = view.daylight
+        rows, cols = view.rows, view.cols
         hx, hy = cols // 2, rows // 2
         self.view_half = (hx, hy)
         x0, y0 = self.pos[0] - hx, self.pos[1] - hy
         self.creatures = {}
         seen_plants: set[Pos] = set()
-        for r, row in enumerate(view):
+        for r, row in enumerate(view.view):
             for c, cell in enumerate(row):
                 p = (x0 + c, y0 + r)
                 self.seen_at[p] = self.step

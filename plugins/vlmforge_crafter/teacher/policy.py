@@ -1,9 +1,10 @@
 """The ``scripted`` policy: wraps the rule-based planner as a vlmforge Policy.
 
-It decides from ``Observation.ground_truth``'s player-visible fields only (the 9x7 view,
-inventory and vitals, achievements, position/facing, sleeping, daylight) plus its own memory of
-the tiles it has seen. Each decision is recorded like a model's: the prompt a model would have
-been shown, an assistant reply whose text is the rationale, and one ``interact_many`` call.
+It decides from ``Observation.ground_truth``'s player-visible fields only, parsed into a
+:class:`~vlmforge_crafter.ground_truth.PlayerView` (the 9x7 view, inventory and vitals,
+achievements, position/facing, sleeping, daylight), plus its own memory of the tiles it has seen.
+Each decision is recorded like a model's: the prompt a model would have been shown, an
+assistant reply whose text is the rationale, and one ``interact_many`` call.
 """
 
 from __future__ import annotations
@@ -17,47 +18,45 @@ from vlmforge.components import Decision, EnvSpec, Observation, PolicyError
 from vlmforge.config import StrictModel
 from vlmforge.prompting import build_prompt
 from vlmforge.trace import FunctionCall, Message, ToolCall
+from vlmforge_crafter.ground_truth import (
+    VISIBLE_FIELDS,
+    MissingFieldsError,
+    PlayerView,
+    player_view,
+)
 from vlmforge_crafter.teacher.planner import Planner
 
-#: The ground-truth fields the agent reads: what a player sees on screen. Nothing else.
-VISIBLE_FIELDS: tuple[str, ...] = (
-    "step",
-    "position",
-    "facing",
-    "inventory",
-    "achievements",
-    "sleeping",
-    "daylight",
-    "view",
-)
+__all__ = ["VISIBLE_FIELDS", "ScriptedPolicy", "ScriptedPolicyConfig", "visible"]
 
 
 class ScriptedPolicyConfig(StrictModel):
     """``[policy]`` settings for ``--policy scripted``."""
 
     actions_per_call: int = Field(
-        8, ge=1, le=64, description="Most actions per call (capped by the env's own limit)."
+        default=8, ge=1, le=64, description="Most actions per call (capped by the env's own limit)."
     )
-    seed_offset: int = Field(0, description="Added to the episode seed for the agent's RNG.")
-    use_vision: bool = Field(True, description="Record the frames in the recorded prompt.")
-    rationale: bool = Field(True, description="Write the rationale as the reply's text.")
+    seed_offset: int = Field(
+        default=0, description="Added to the episode seed for the agent's RNG."
+    )
+    use_vision: bool = Field(default=True, description="Record the frames in the recorded prompt.")
+    rationale: bool = Field(default=True, description="Write the rationale as the reply's text.")
 
 
-def visible(ground_truth: dict[str, Any]) -> dict[str, Any]:
+def visible(ground_truth: dict[str, Any]) -> PlayerView:
     """The player-visible part of a Crafter ground-truth dict (raises if a field is missing)."""
-    missing = [k for k in VISIBLE_FIELDS if k not in ground_truth and k != "step"]
-    if missing:
+    try:
+        return player_view(ground_truth)
+    except MissingFieldsError as exc:
         raise PolicyError(
             "the scripted policy needs Crafter observations with ground truth fields "
-            f"{', '.join(missing)} (is --env crafter?)"
-        )
-    return {k: ground_truth[k] for k in VISIBLE_FIELDS if k in ground_truth}
+            f"{', '.join(exc.fields)} (is --env crafter?)"
+        ) from None
 
 
 class ScriptedEpisodePolicy:
     """One episode: the planner's memory lives here."""
 
-    def __init__(self, env: EnvSpec, seed: int, config: ScriptedPolicyConfig):
+    def __init__(self, env: EnvSpec, seed: int, config: ScriptedPolicyConfig) -> None:
         names = [t.get("function", {}).get("name") for t in env.tools]
         if "interact_many" not in names:
             raise PolicyError(
@@ -89,7 +88,7 @@ class ScriptedPolicy:
 
     config_model = ScriptedPolicyConfig
 
-    def __init__(self, config: ScriptedPolicyConfig | None = None):
+    def __init__(self, config: ScriptedPolicyConfig | None = None) -> None:
         self.config = config or ScriptedPolicyConfig()
 
     async def start_episode(self, env: EnvSpec, seed: int) -> ScriptedEpisodePolicy:

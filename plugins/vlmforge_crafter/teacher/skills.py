@@ -69,7 +69,9 @@ def interact(
     """Walk next to the nearest target, face it and apply ``final`` ``times`` times.
 
     Targets must be tiles the agent cannot walk onto (trees, water, rock, creatures, tables):
-    moving toward them turns the agent to face them.
+    moving toward them turns the agent to face them. Returns (actions, target, cost), or None
+    when no target is in reach; the actions are empty when the route is blocked at its first
+    tile (a plan without actions counts as not applying).
     """
     found = approach(memory, paths, targets, limit)
     if found is None:
@@ -79,7 +81,7 @@ def interact(
         route = paths.route(stand)
         actions = route_actions(memory, route, max_actions)
         if not _reaches(memory, route, actions):
-            return actions or None, target, cost
+            return actions, target, cost  # not there yet: the walk so far
     else:
         actions = []
     d = direction(stand, target)

@@ -7,37 +7,28 @@ near it. Eating it (``do`` on a ripe plant) gives food and the ``eat_plant`` ach
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from vlmforge_crafter.teacher.agent import Agent
 from vlmforge_crafter.teacher.memory import Pos
 from vlmforge_crafter.teacher.navigation import adjacent
 from vlmforge_crafter.teacher.rationale import Plan, where
-from vlmforge_crafter.teacher.skills import buildable, interact, solid
+from vlmforge_crafter.teacher.routines import eat_ripe, gather_sapling
+from vlmforge_crafter.teacher.skills import buildable, solid
 
 #: Plants kept growing near the agent (each is food every ~300 steps spent nearby).
 GARDEN_SIZE = 3
 
 
-class GardenGoals:
-    """Garden goals, mixed into :class:`vlmforge_crafter.teacher.planner.Planner`."""
+class Garden:
+    """Eat a ripe plant, wall in the plants near us, plant saplings up to :data:`GARDEN_SIZE`."""
 
-    def eat_ripe(self, limit: int) -> Plan | None:
-        """Walk to a plant that should be ripe by now and eat it."""
-        m = self.memory
-        ripe = m.ripe_plants()
-        if not ripe:
-            return None
-        result = interact(m, self.paths, ripe, times=1, max_actions=self.max_actions, limit=limit)
-        if result is None:
-            return None
-        actions, target, _cost = result
-        if m.distance(target) == 1 and len(actions) <= 2 and actions[-1] == "do":
-            m.plants[target].grown = 0  # eaten now (it starts growing again)
-        self._track("eat plant", target)
-        return actions, f"Eating my ripe plant {where(m.pos, target)}."
+    name = "garden"
 
-    def garden(self) -> Plan | None:
-        m = self.memory
-        if not self.done("eat_plant") or self.inv("food") <= 6:
-            plan = self.eat_ripe(limit=80)
+    def propose(self, agent: Agent) -> Plan | None:
+        m = agent.memory
+        if not agent.done("eat_plant") or agent.inv("food") <= 6:
+            plan = eat_ripe(agent, limit=80)
             if plan:
                 return plan
         for p in sorted(m.plants, key=lambda q: (m.distance(q), q)):
@@ -46,24 +37,23 @@ class GardenGoals:
             gaps = [q for q in adjacent(p) if not solid(m, q)]
             info = m.plants[p]
             info.protected = not gaps
-            if not gaps or not self.inv("stone"):
+            if not gaps or not agent.inv("stone"):
                 continue
-            open_tiles = [q for q in gaps if buildable(m, q)]
-            plan = self.place(
+            plan = agent.place(
                 "stone",
                 f"Walling in my plant {where(m.pos, p)} so nothing tramples it",
-                tile_ok=lambda f, tiles=open_tiles: f in tiles,
+                tile_ok=_one_of([q for q in gaps if buildable(m, q)]),
             )
             if plan:
                 return plan
         near = [p for p in m.plants if m.distance(p) <= 24]
-        if self.inv("stone") < 5 or len(near) >= GARDEN_SIZE:
+        if agent.inv("stone") < 5 or len(near) >= GARDEN_SIZE:
             return None
-        if not self.done("place_furnace") and self.inv("stone_pickaxe"):
+        if not agent.done("place_furnace") and agent.inv("stone_pickaxe"):
             return None  # the furnace comes first
-        if not self.inv("sapling"):
-            return self.gather_sapling() if m.step % 300 < 150 else None
-        stones = self.inv("stone")
+        if not agent.inv("sapling"):
+            return gather_sapling(agent) if m.step % 300 < 150 else None
+        stones = agent.inv("stone")
 
         def site(f: Pos) -> bool:
             around = adjacent(f)
@@ -72,4 +62,9 @@ class GardenGoals:
             need = [q for q in around if not solid(m, q)]
             return all(buildable(m, q) or q == m.pos for q in need) and len(need) <= stones
 
-        return self.place("plant", "Planting a sapling to eat when it ripens", tile_ok=site)
+        return agent.place("plant", "Planting a sapling to eat when it ripens", tile_ok=site)
+
+
+def _one_of(tiles: list[Pos]) -> Callable[[Pos], bool]:
+    """A tile test: ``f`` is one of ``tiles``."""
+    return lambda f: f in tiles
