@@ -18,6 +18,8 @@ from vlmforge_crafter.teacher.navigation import Paths
 from vlmforge_crafter.teacher.rationale import Plan, where
 from vlmforge_crafter.teacher.skills import Shelter, face_placeable, interact
 
+#: What the stuck check compares between decisions: position, facing, sorted inventory.
+PlayerState = tuple[Pos, Pos, tuple[tuple[str, int], ...]]
 #: Creatures (and plants) are looked up in the current view, materials in the remembered map.
 _IN_VIEW = ("cow", "zombie", "skeleton", "plant")
 #: Decisions in a row spent on one target before it is left alone for a while.
@@ -42,7 +44,7 @@ class Agent:
     focus: tuple[str, Pos] | None = None
     focus_count: int = 0
     #: (position, facing, inventory) at the last decision, and decisions in a row it was the same.
-    last_state: object = None
+    last_state: PlayerState | None = None
     still: int = 0
     #: The current plan must run whole (set by a goal; the planner does not shorten it).
     atomic: bool = False
