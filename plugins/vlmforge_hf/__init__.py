@@ -3,7 +3,9 @@
 - the ``hf`` policy: a local transformers VLM (base + optional LoRA adapter);
 - the ``lora-sft`` and ``sft`` trainers (:mod:`vlmforge_hf.sft`) and the ``grpo`` trainer
   (:mod:`vlmforge_hf.grpo`) that improves an ``hf`` model with RL on environment reward;
-- the ``vlmforge models`` commands (``models tiny``: :mod:`vlmforge_hf.tiny`).
+- the ``vlmforge models`` commands (``models tiny``: :mod:`vlmforge_hf.tiny`) and
+  ``vlmforge pipeline`` (:mod:`vlmforge_hf.pipeline`), which chains eval, filter, ``models tiny``,
+  the trainers and a held-out eval of the ``hf`` policy.
 
 The policy and the trainers share the prompt rendering (:mod:`vlmforge_hf.rendering`), the
 processor loading (:mod:`vlmforge_hf.processor`) and the LoRA settings
@@ -61,5 +63,7 @@ def register_trainers(register: Any) -> None:
 @hookimpl
 def register_commands(cli: Any) -> None:
     from vlmforge_hf.commands import models
+    from vlmforge_hf.pipeline.command import command as pipeline
 
     cli.add_command(models)
+    cli.add_command(pipeline)

@@ -121,7 +121,7 @@ class Plan:
 
 
 def default_config_text() -> str:
-    return resources.files("vlmforge.data").joinpath("pipeline_demo.toml").read_text("utf-8")
+    return resources.files("vlmforge_hf.pipeline").joinpath("pipeline_demo.toml").read_text("utf-8")
 
 
 def load_pipeline(path: str | None) -> tuple[PipelineConfig, TomlSource | None]:
@@ -420,7 +420,7 @@ def run_stage(stage: StageResult) -> None:
 def heldout_report(config: PipelineConfig, workdir: Path) -> dict[str, Any]:
     """``report.json``'s content, from the held-out trace database."""
     from vlmforge.plugins import get_registry
-    from vlmforge.report import heldout_report as build
+    from vlmforge_hf.pipeline.report import heldout_report as build
 
     store = get_registry().create("store", "sqlite", {"path": str(workdir / "traces-heldout.db")})
     try:
