@@ -103,8 +103,9 @@ def registered_modules(path: Path) -> Iterator[Import]:
     """The modules named by ``"module:attr"`` strings (components registered lazily)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in ast.walk(tree):
-        is_text = isinstance(node, ast.Constant) and isinstance(node.value, str)
-        if is_text and _REGISTERED.match(node.value):
+        if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+            continue
+        if _REGISTERED.match(node.value):
             yield Import(path, node.lineno, node.value.split(":")[0])
 
 

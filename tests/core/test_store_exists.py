@@ -9,11 +9,12 @@ from vlmforge.plugins import get_registry
 
 
 def test_sqlite_store_says_whether_its_file_exists(tmp_path: Path) -> None:
-    factory = get_registry().get("store", "sqlite").load()
+    registry = get_registry()
+    factory = registry.get("store", "sqlite").load()
     db = tmp_path / "traces.db"
     assert store_exists(factory, {"path": str(db)}) is False
     assert not db.exists()  # asking never creates the file
-    factory(factory.config_model(path=str(db))).close()
+    registry.create("store", "sqlite", {"path": str(db)}).close()
     assert store_exists(factory, {"path": str(db)}) is True
 
 
