@@ -3,7 +3,7 @@
 Builds a tiny Qwen2-VL (or uses --model), records real Crafter episodes with the random policy,
 exports them with the real `openai-sft` exporter, then alternates timed runs of
 
-- ``vlmforge``: :class:`vlmforge_lora_sft.trainer.LoraSFTTrainer` (the code `vlmforge train` runs),
+- ``vlmforge``: :class:`vlmforge_hf.sft.trainer.LoraSFTTrainer` (the code `vlmforge train` runs),
 - ``plain-trl``: a minimal hand-written TRL script (read JSONL, decode images, render with the
   chat template, ``SFTTrainer`` + ``LoraConfig``) with the same hyperparameters,
 
@@ -52,8 +52,8 @@ def make_export(work: Path, seeds: int, max_steps: int) -> Path:
 
 
 def run_vlmforge(model: str, dataset: Path, out: Path, steps: int) -> dict[str, Any]:
-    from vlmforge_lora_sft.config import LoraSFTConfig
-    from vlmforge_lora_sft.trainer import LoraSFTTrainer
+    from vlmforge_hf.sft.config import LoraSFTConfig
+    from vlmforge_hf.sft.trainer import LoraSFTTrainer
 
     config = LoraSFTConfig(
         model=model, dataset=str(dataset), output_dir=str(out), learning_rate=LR,
@@ -75,7 +75,7 @@ def run_plain_trl(model_path: str, dataset: Path, out: Path, steps: int) -> dict
     from transformers import AutoModelForImageTextToText
     from trl import SFTConfig, SFTTrainer
 
-    from vlmforge_lora_sft.processor import image_only_processor_class
+    from vlmforge_hf.processor import image_only_processor_class
 
     started = time.perf_counter()
     processor = image_only_processor_class("qwen2_vl").from_pretrained(model_path)
@@ -150,7 +150,7 @@ def main() -> None:
         dataset = make_export(work, opts.seeds, max_steps=32)
         model = opts.model
         if model is None:
-            from vlmforge_lora_sft.tiny import build_tiny
+            from vlmforge_hf.tiny import build_tiny
 
             model = str(work / "tiny")
             build_tiny("qwen2-vl", model, corpus=[dataset])

@@ -246,6 +246,14 @@ class TraceStore(Protocol):
     def close(self) -> None: ...
 
 
+class SupportsStoreExists(Protocol):
+    """Optional on a store's factory (e.g. a classmethod): whether ``config`` (its
+    ``config_model``) names a store that exists. Readers (``vlmforge traces``) refuse a missing one
+    rather than open (so create) an empty store; a factory without ``exists`` is opened as is."""
+
+    def exists(self, config: Any) -> bool: ...
+
+
 # -- filters -------------------------------------------------------------------------------
 @dataclass
 class EpisodeTrace:

@@ -18,17 +18,6 @@ from vlmforge.trace import ImagePart, Message, TextPart, ToolCall
 T = TypeVar("T")
 
 
-def describe_offset(dx: int, dy: int) -> str:
-    """A grid offset in words, as environments and teachers write it for a model:
-    (2, -1) -> "2 right, 1 up"; (0, 0) -> "here" (y grows downwards)."""
-    parts = []
-    if dx:
-        parts.append(f"{abs(dx)} {'right' if dx > 0 else 'left'}")
-    if dy:
-        parts.append(f"{abs(dy)} {'down' if dy > 0 else 'up'}")
-    return ", ".join(parts) or "here"
-
-
 def observation_message(
     obs: Observation,
     *,

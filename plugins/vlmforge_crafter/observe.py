@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 from crafter import constants, objects
 
-from vlmforge.prompting import describe_offset
 from vlmforge_crafter.config import CrafterConfig
 from vlmforge_crafter.ground_truth import Creature, GroundTruth, Nearest
 
@@ -39,6 +38,17 @@ VITALS: tuple[str, ...] = ("health", "food", "drink", "energy")
 _FACING_NAMES = {(0, -1): "up", (0, 1): "down", (-1, 0): "left", (1, 0): "right"}
 _NAME_WIDTH = max(len(n) for n in SEMANTIC_NAMES) + 1
 _PADDED: tuple[str, ...] = tuple(name.ljust(_NAME_WIDTH) for name in SEMANTIC_NAMES)
+
+
+def describe_offset(dx: int, dy: int) -> str:
+    """A grid offset in the words of the text observation: (2, -1) -> "2 right, 1 up";
+    (0, 0) -> "here" (y grows downwards)."""
+    parts = []
+    if dx:
+        parts.append(f"{abs(dx)} {'right' if dx > 0 else 'left'}")
+    if dy:
+        parts.append(f"{abs(dy)} {'down' if dy > 0 else 'up'}")
+    return ", ".join(parts) or "here"
 
 
 def kind_of(obj: Any) -> str:

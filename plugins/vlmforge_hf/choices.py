@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from vlmforge.decisions import Candidate, enumerate_decisions
+from vlmforge_hf.rendering import render_completion
 from vlmforge_hf.scoring import CandidateTokens, completion_ids
-from vlmforge_lora_sft.rendering import render_completion
 
 
 def assistant_turn(candidate: Candidate) -> dict[str, Any]:

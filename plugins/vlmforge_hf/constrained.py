@@ -19,7 +19,7 @@ from typing import Any
 
 from vlmforge.decisions import ActionTool, Candidate, action_tools
 from vlmforge_hf.choices import assistant_turn
-from vlmforge_lora_sft.rendering import render_completion
+from vlmforge_hf.rendering import render_completion
 
 
 class GrammarError(ValueError):

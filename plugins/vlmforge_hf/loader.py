@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmforge.errors import ConfigError
-from vlmforge_lora_sft.processor import (
+from vlmforge_hf.processor import (
     load_model,
     load_processor,
     model_type_for,

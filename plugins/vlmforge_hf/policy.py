@@ -36,7 +36,7 @@ from vlmforge_hf.choices import ChoiceSet, assistant_turn, build_choices, decisi
 from vlmforge_hf.config import HFPolicyConfig
 from vlmforge_hf.generate import Generation, generate_group, run_groups, score_group
 from vlmforge_hf.loader import LoadedModel, load, trained_prompt_tools
-from vlmforge_lora_sft.rendering import render_completion, render_prompt
+from vlmforge_hf.rendering import render_completion, render_prompt
 
 
 def template_messages(

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
-from vlmforge.trace import Episode, EpisodeStatus, Message, Run, Step, Usage
+from vlmforge.trace import Episode, EpisodeStatus, Run, Step, Usage
 
 REF = "$ref"
 # Columns of the step table that are not repeated in the payload.
@@ -123,10 +123,6 @@ def decode_step(
 
 def decode_message(data: bytes) -> dict[str, Any]:
     return decompress(data)
-
-
-def message_from_json(data: dict[str, Any]) -> Message:
-    return Message.model_validate(data)
 
 
 # -- episodes ------------------------------------------------------------------------------

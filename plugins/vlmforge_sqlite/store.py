@@ -42,6 +42,11 @@ class SqliteStore(PeeweeTraceStore):
 
     config_model = SqliteStoreConfig
 
+    @classmethod
+    def exists(cls, config: SqliteStoreConfig) -> bool:
+        """Whether the database file is there (opening a missing one creates it)."""
+        return Path(config.path).expanduser().exists()
+
     def __init__(self, config: SqliteStoreConfig):
         self.config = config
         path = Path(config.path).expanduser()

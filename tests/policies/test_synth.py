@@ -11,7 +11,7 @@ from tests.policies.test_openai_policy import make_policy, one
 from vlmforge.errors import ConfigError
 from vlmforge.testing.openai_server import Reply
 from vlmforge_openai.policy import OpenAIPolicy
-from vlmforge_synth.policy import SYNTH_DEFAULT_BASE_URL, SYNTH_MODELS, SynthPolicy
+from vlmforge_openai.synth import SYNTH_DEFAULT_BASE_URL, SYNTH_MODELS, SynthPolicy
 
 
 @pytest.fixture
@@ -72,6 +72,6 @@ def test_qwen_text_tool_calls_against_a_synth_like_server(openai_server, synth_k
 
 def test_same_keys_as_openai() -> None:
     from vlmforge_openai.config import OpenAIPolicyConfig
-    from vlmforge_synth.policy import SynthPolicyConfig
+    from vlmforge_openai.synth import SynthPolicyConfig
 
     assert set(SynthPolicyConfig.model_fields) == set(OpenAIPolicyConfig.model_fields)

@@ -42,7 +42,7 @@ def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory, export_dir: Path) -> Path:
     """A tiny qwen2-vl whose tokenizer also learned the export's text (short sequences)."""
-    from vlmforge_lora_sft.tiny import build_tiny
+    from vlmforge_hf.tiny import build_tiny
 
     out = tmp_path_factory.mktemp("tiny") / "qwen2-vl"
     build_tiny("qwen2-vl", out, corpus=[export_dir / "openai-sft" / "train.jsonl"])

@@ -12,12 +12,12 @@ pytest.importorskip("trl")
 
 from vlmforge.errors import VlmforgeError
 from vlmforge.toolcalls import parse_tool_calls_from_text
-from vlmforge_lora_sft.data import BadRowError, read_dataset
+from vlmforge_hf.sft.data import BadRowError, read_dataset
 
 
 def test_reads_real_openai_sft_export(export_dir: Path, tiny_model: Path) -> None:
-    from vlmforge_lora_sft.processor import load_processor
-    from vlmforge_lora_sft.trainer import to_rows
+    from vlmforge_hf.processor import load_processor
+    from vlmforge_hf.sft.trainer import to_rows
 
     path = export_dir / "openai-sft" / "train.jsonl"
     raw = [json.loads(line) for line in path.read_text().splitlines()]

@@ -61,7 +61,7 @@ def _prompts(processor, n: int):
     from vlmforge.components import EnvSpec
     from vlmforge.prompting import build_prompt
     from vlmforge_hf.policy import template_messages
-    from vlmforge_lora_sft.rendering import render_prompt
+    from vlmforge_hf.rendering import render_prompt
 
     _, spec, observations = _crafter(n)
     short = EnvSpec(name="crafter", tools=spec.tools, system_prompt="Play.", action_names=[])
@@ -103,7 +103,7 @@ def test_score_equals_an_uncached_forward_pass(family, tmp_path):
     from vlmforge_hf.choices import build_choices
     from vlmforge_hf.loader import load
     from vlmforge_hf.scoring import score_batch
-    from vlmforge_lora_sft.tiny import build_tiny
+    from vlmforge_hf.tiny import build_tiny
 
     build_tiny(family, tmp_path / family, vocab_size=400)
     loaded = load(str(tmp_path / family), None)
@@ -196,7 +196,7 @@ def test_constrained_decoding_of_random_weights_gives_only_valid_calls(tiny_mode
 
 def test_constrained_grammar_follows_the_schema_limits(tiny_model):
     from vlmforge_hf.constrained import tool_call_grammar
-    from vlmforge_lora_sft.processor import load_processor
+    from vlmforge_hf.processor import load_processor
 
     processor = load_processor(tiny_model)
     messages = [{"role": "user", "content": "x"}]

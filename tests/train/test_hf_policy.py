@@ -63,7 +63,7 @@ def test_text_only_history_and_greedy(tiny_model: Path) -> None:
     policy = _policy({"model": str(tiny_model), "use_vision": False, "history": "turns",
                       "history_k": 2, "max_new_tokens": 4, "max_pixels": 784,
                       "decoding": "free", "temperature": 0.0})  # fmt: skip
-    from vlmforge_lora_sft.processor import pixel_limits
+    from vlmforge_hf.processor import pixel_limits
 
     assert pixel_limits(policy.loaded.processor)[1] == 784
 

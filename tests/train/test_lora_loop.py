@@ -81,8 +81,8 @@ def test_lora_train_resume_and_play(tmp_path: Path, cli, tiny_model: Path, expor
 
     # resume: a longer run continues from the last checkpoint instead of starting over
     # (in-process, with the config as the CLI resolved it, to save a second interpreter start)
-    from vlmforge_lora_sft.config import LoraSFTConfig
-    from vlmforge_lora_sft.trainer import LoraSFTTrainer
+    from vlmforge_hf.sft.config import LoraSFTConfig
+    from vlmforge_hf.sft.trainer import LoraSFTTrainer
 
     resolved.pop("trainer")
     LoraSFTTrainer(LoraSFTConfig(**{**resolved, "max_steps": 10, "progress": False})).train()

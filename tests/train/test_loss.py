@@ -11,7 +11,7 @@ def _batch(processor, examples):
     """A TRL-style prompt/completion batch: prompts left-padded, completions appended."""
     import torch
 
-    from vlmforge_lora_sft.trainer import to_rows
+    from vlmforge_hf.sft.trainer import to_rows
 
     rows = to_rows(processor, examples)
     prompts = processor(images=[r["images"] for r in rows], text=[r["prompt"] for r in rows],
@@ -36,9 +36,9 @@ def _batch(processor, examples):
 def test_completion_loss_equals_the_full_logits_loss(tiny_model, export_dir):
     import torch
 
-    from vlmforge_lora_sft.data import read_dataset
-    from vlmforge_lora_sft.loss import completion_loss
-    from vlmforge_lora_sft.processor import load_model, load_processor
+    from vlmforge_hf.processor import load_model, load_processor
+    from vlmforge_hf.sft.data import read_dataset
+    from vlmforge_hf.sft.loss import completion_loss
 
     processor = load_processor(tiny_model)
     model = load_model(tiny_model)

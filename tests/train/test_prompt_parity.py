@@ -61,8 +61,8 @@ include_tools = {str(include_tools).lower()}
 
 
 def _rows_by_step(path: Path, processor) -> dict[int, str]:
-    from vlmforge_lora_sft.data import parse_row
-    from vlmforge_lora_sft.rendering import render_prompt
+    from vlmforge_hf.rendering import render_prompt
+    from vlmforge_hf.sft.data import parse_row
 
     rows = {}
     for n, line in enumerate(path.read_text().splitlines(), start=1):

@@ -59,8 +59,8 @@ def _write_dataset(path: Path, spec, observations) -> None:
 @pytest.mark.slow
 def test_full_sft_reproduces_training_actions(tmp_path: Path, tiny_model: Path) -> None:
     from vlmforge.plugins import get_registry
-    from vlmforge_lora_sft.config import FullSFTConfig
-    from vlmforge_lora_sft.trainer import FullSFTTrainer
+    from vlmforge_hf.sft.config import FullSFTConfig
+    from vlmforge_hf.sft.trainer import FullSFTTrainer
 
     registry = get_registry()
     spec = registry.create("environment", "crafter", {}).spec()

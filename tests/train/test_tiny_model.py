@@ -17,7 +17,7 @@ pytest.importorskip("trl")
 def test_plugin_modules_stay_light() -> None:
     """Importing the plugins (as `vlmforge --help` does) must not import torch/transformers."""
     code = (
-        "import sys, vlmforge_lora_sft, vlmforge_hf\n"
+        "import sys, vlmforge_hf, vlmforge_hf.commands\n"
         "heavy = [m for m in ('torch', 'transformers', 'peft', 'trl') if m in sys.modules]\n"
         "print(heavy)\n"
     )
@@ -30,8 +30,8 @@ def test_tiny_families_build_and_reload(tmp_path: Path, family: str) -> None:
     import torch
     from transformers import AutoModelForImageTextToText
 
-    from vlmforge_lora_sft.processor import load_processor
-    from vlmforge_lora_sft.tiny import build_tiny
+    from vlmforge_hf.processor import load_processor
+    from vlmforge_hf.tiny import build_tiny
 
     summary = build_tiny(family, tmp_path / family)
     assert 100_000 < summary["parameters"] < 2_000_000
@@ -67,7 +67,7 @@ def test_models_tiny_cli(tmp_path: Path, cli, export_dir: Path) -> None:
 
 
 def test_tokenizer_corpus_shortens_sequences(tmp_path: Path, export_dir: Path) -> None:
-    from vlmforge_lora_sft.tiny import corpus_texts, train_tokenizer
+    from vlmforge_hf.tiny import corpus_texts, train_tokenizer
 
     corpus = export_dir / "openai-sft" / "train.jsonl"
     row = json.loads(corpus.read_text().splitlines()[0])
@@ -82,7 +82,7 @@ def test_tokenizer_corpus_shortens_sequences(tmp_path: Path, export_dir: Path) -
 def test_tokenizer_corpus_ignores_row_metadata(tmp_path: Path, export_dir: Path) -> None:
     """Two exports of the same steps differ only in metadata (random run/episode ids, the
     trace database's path): they must teach the same tokenizer."""
-    from vlmforge_lora_sft.tiny import corpus_texts, train_tokenizer
+    from vlmforge_hf.tiny import corpus_texts, train_tokenizer
 
     rows = [json.loads(line) for line in (export_dir / "openai-sft" / "train.jsonl").open()]
     assert all(row["metadata"]["episode"] for row in rows)  # ids the corpus must not see
@@ -109,8 +109,8 @@ def test_hub_style_checkpoint_loads_without_torchvision(tmp_path: Path) -> None:
     import importlib.util
     import shutil
 
-    from vlmforge_lora_sft.processor import load_processor
-    from vlmforge_lora_sft.tiny import build_tiny
+    from vlmforge_hf.processor import load_processor
+    from vlmforge_hf.tiny import build_tiny
 
     build_tiny("qwen2-vl", tmp_path / "tiny")
     hub = tmp_path / "hub"

@@ -10,7 +10,7 @@ pytest.importorskip("trl")
 
 from vlmforge.config import load_toml, validate
 from vlmforge.errors import ConfigError
-from vlmforge_lora_sft.config import FullSFTConfig, LoraSFTConfig
+from vlmforge_hf.sft.config import FullSFTConfig, LoraSFTConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = {"model": "m", "dataset": "d.jsonl", "output_dir": "out"}
@@ -31,7 +31,7 @@ def test_example_configs_load(path: Path) -> None:
 
 
 def test_every_training_key_reaches_trl(tmp_path: Path) -> None:
-    from vlmforge_lora_sft.trainer import training_args
+    from vlmforge_hf.sft.trainer import training_args
 
     config = LoraSFTConfig(
         **BASE,
@@ -72,7 +72,7 @@ def test_every_training_key_reaches_trl(tmp_path: Path) -> None:
 def test_lora_keys_reach_peft() -> None:
     import re
 
-    from vlmforge_lora_sft.trainer import LoraSFTTrainer
+    from vlmforge_hf.sft.trainer import LoraSFTTrainer
 
     lora = {"r": 4, "alpha": 12, "dropout": 0.2, "target_modules": ["q_proj", "down_proj"]}
     lora["modules_to_save"] = ["lm_head"]
@@ -87,7 +87,7 @@ def test_lora_keys_reach_peft() -> None:
 
 
 def test_precision_and_device_resolution() -> None:
-    from vlmforge_lora_sft.trainer import resolve_device, resolve_precision
+    from vlmforge_hf.sft.trainer import resolve_device, resolve_precision
 
     assert resolve_precision("auto", "cpu") == "fp32"
     assert resolve_precision("bf16", "cpu") == "bf16"
@@ -144,7 +144,7 @@ def test_sft_config_has_no_lora() -> None:
 def test_qlora_on_cpu_is_refused(tmp_path: Path, tiny_model: Path, export_dir: Path) -> None:
     import torch
 
-    from vlmforge_lora_sft.trainer import LoraSFTTrainer
+    from vlmforge_hf.sft.trainer import LoraSFTTrainer
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
@@ -163,7 +163,7 @@ def test_qlora_on_cpu_is_refused(tmp_path: Path, tiny_model: Path, export_dir: P
 
 
 def test_resume_false_refuses_existing_checkpoints(tmp_path: Path) -> None:
-    from vlmforge_lora_sft.trainer import LoraSFTTrainer
+    from vlmforge_hf.sft.trainer import LoraSFTTrainer
 
     (tmp_path / "checkpoints" / "checkpoint-4").mkdir(parents=True)
     config = LoraSFTConfig(**{**BASE, "output_dir": str(tmp_path)}, resume=False, device="cpu")
@@ -175,7 +175,7 @@ def test_pixel_limits_change_image_tokens(tiny_model: Path) -> None:
     import numpy as np
     from PIL import Image
 
-    from vlmforge_lora_sft.processor import load_processor, set_pixel_limits
+    from vlmforge_hf.processor import load_processor, set_pixel_limits
 
     frame = Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8))
 
@@ -210,8 +210,8 @@ def test_hf_eval_example_config_loads() -> None:
 
 
 def test_oversample_repeats_the_rows_that_act() -> None:
-    from vlmforge_lora_sft.data import Example
-    from vlmforge_lora_sft.oversample import oversampled, target_actions
+    from vlmforge_hf.sft.data import Example
+    from vlmforge_hf.sft.oversample import oversampled, target_actions
 
     def ex(*actions: str, tool: str = "interact_many") -> Example:
         args = {"actions": list(actions)} if tool == "interact_many" else {"action": actions[0]}
@@ -236,7 +236,7 @@ def test_oversample_repeats_the_rows_that_act() -> None:
 def test_oversample_reaches_the_training_set(tmp_path: Path, tiny_model: Path, export_dir: Path):
     import json
 
-    from vlmforge_lora_sft.trainer import FullSFTTrainer
+    from vlmforge_hf.sft.trainer import FullSFTTrainer
 
     config = FullSFTConfig(model=str(tiny_model), output_dir=str(tmp_path / "out"),
                            dataset=str(export_dir / "openai-sft" / "train.jsonl"),

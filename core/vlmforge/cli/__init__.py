@@ -68,7 +68,7 @@ def _add_commands() -> None:
 
 
 # Core command modules (each defines ``command``); issues add theirs here.
-_CORE_COMMAND_MODULES: list[str] = ["eval", "traces", "filter", "train", "pipeline"]
+_CORE_COMMAND_MODULES: list[str] = ["eval", "traces", "filter", "train"]
 
 
 def main() -> None:

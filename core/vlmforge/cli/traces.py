@@ -35,19 +35,31 @@ def _store_options(func: Any) -> Any:
 
 @contextmanager
 def open_store(store_name: str, trace_db: str, plugins_dirs: tuple[str, ...]) -> Iterator[Any]:
-    """The store, closed on leaving; a missing SQLite file is an error (reading never creates
-    one)."""
+    """The store, closed on leaving; a store its factory says is missing is an error (reading
+    never creates one)."""
     from vlmforge.cli.options import load_registry
     from vlmforge.components_build import build_component
 
     registry = load_registry(plugins_dirs)
-    if store_name == "sqlite" and not Path(trace_db).exists():
+    settings = {"path": trace_db}
+    if not store_exists(registry.get("store", store_name).load(), settings):
         raise ConfigError(f"trace database '{trace_db}' does not exist; pass --trace-db PATH.")
-    store = build_component(registry, "store", store_name, {"path": trace_db}, where="--trace-db")
+    store = build_component(registry, "store", store_name, settings, where="--trace-db")
     try:
         yield store
     finally:
         store.close()
+
+
+def store_exists(factory: Any, settings: dict[str, Any]) -> bool:
+    """What the store's factory says of ``settings`` (``SupportsStoreExists``); True when it
+    declares nothing."""
+    from vlmforge.config import validate
+
+    exists = getattr(factory, "exists", None)
+    if exists is None:
+        return True
+    return bool(exists(validate(factory.config_model, settings, "--trace-db")))
 
 
 def select_runs(store: Any, run_ref: str | None, trace_db: str) -> list[Any]:

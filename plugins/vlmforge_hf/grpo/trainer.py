@@ -24,6 +24,7 @@ from vlmforge.components_build import build_component
 from vlmforge.errors import ConfigError
 from vlmforge.session import describe_run, open_run, play
 from vlmforge.summary import FINISHED
+from vlmforge_hf.adapter import lora_config
 from vlmforge_hf.config import HFPolicyConfig
 from vlmforge_hf.grpo.config import GRPOConfig
 from vlmforge_hf.grpo.curves import write_reward_curve
@@ -37,8 +38,7 @@ from vlmforge_hf.grpo.update import (
 )
 from vlmforge_hf.loader import LoadedModel, load
 from vlmforge_hf.policy import HFPolicy, template_messages
-from vlmforge_lora_sft.adapter import lora_config
-from vlmforge_lora_sft.rendering import render_prompt
+from vlmforge_hf.rendering import render_prompt
 
 CHECKPOINTS = "checkpoints"
 KEEP_CHECKPOINTS = 2

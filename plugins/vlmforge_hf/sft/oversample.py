@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vlmforge_lora_sft.data import Example
+from vlmforge_hf.sft.data import Example
 
 
 def target_actions(target: dict[str, Any]) -> list[str]:

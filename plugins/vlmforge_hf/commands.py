@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from vlmforge_lora_sft.tiny import FAMILIES
+from vlmforge_hf.tiny import FAMILIES
 
 
 @click.group()
@@ -55,7 +55,7 @@ def tiny(family: str, out: str, seed: int, vocab_size: int, corpus: tuple[str, .
             f"`vlmforge models tiny` needs {', '.join(missing)}. Install it with: "
             "pip install 'vlmforge[train]'"
         )
-    from vlmforge_lora_sft.tiny import build_tiny
+    from vlmforge_hf.tiny import build_tiny
 
     summary = build_tiny(family, out, seed=seed, vocab_size=vocab_size, corpus=list(corpus))
     console().print(

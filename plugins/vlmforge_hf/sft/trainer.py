@@ -18,13 +18,13 @@ from typing import Any, ClassVar
 
 from vlmforge import __version__
 from vlmforge.errors import ConfigError
-from vlmforge_lora_sft.adapter import lora_config
-from vlmforge_lora_sft.config import FullSFTConfig, LoraSFTConfig, SFTSettings
-from vlmforge_lora_sft.data import DatasetStats, Example, read_dataset
-from vlmforge_lora_sft.loss import completion_loss_trainer
-from vlmforge_lora_sft.oversample import oversampled
-from vlmforge_lora_sft.processor import load_model, load_processor, set_pixel_limits
-from vlmforge_lora_sft.rendering import render_completion, render_prompt
+from vlmforge_hf.adapter import lora_config
+from vlmforge_hf.processor import load_model, load_processor, set_pixel_limits
+from vlmforge_hf.rendering import render_completion, render_prompt
+from vlmforge_hf.sft.config import FullSFTConfig, LoraSFTConfig, SFTSettings
+from vlmforge_hf.sft.data import DatasetStats, Example, read_dataset
+from vlmforge_hf.sft.loss import completion_loss_trainer
+from vlmforge_hf.sft.oversample import oversampled
 
 
 def resolve_device(setting: str) -> str:
@@ -152,8 +152,8 @@ class _SFTBase:
         """Train; returns a summary (output_dir, steps, losses, paths)."""
         from transformers import PrinterCallback
 
-        from vlmforge_lora_sft.callbacks import RichProgressCallback
-        from vlmforge_lora_sft.reports import (
+        from vlmforge_hf.sft.callbacks import RichProgressCallback
+        from vlmforge_hf.sft.reports import (
             hardware,
             loss_curve,
             write_json,

@@ -26,7 +26,7 @@ def command(config: str | None, workdir: str | None, overwrite: bool, dry_run: b
     written to WORKDIR/report.json.
     """
     from vlmforge.cli.output import console
-    from vlmforge.pipeline import (
+    from vlmforge_hf.pipeline.stages import (
         check_components,
         check_workdir,
         load_pipeline,
@@ -63,7 +63,7 @@ def command(config: str | None, workdir: str | None, overwrite: bool, dry_run: b
 
 
 def _report(cfg: Any, root: Path, steps: Any) -> dict[str, Any]:
-    from vlmforge.pipeline import heldout_report
+    from vlmforge_hf.pipeline.stages import heldout_report
 
     report = heldout_report(cfg, root)
     report["stage_seconds"] = {s.stage: round(s.seconds, 1) for s in steps.stages}
@@ -86,7 +86,7 @@ def _print_stages(out: Any, steps: Any) -> None:
 
 
 def _print_report(out: Any, report: dict[str, Any], root: Path) -> None:
-    from vlmforge.cli.report_display import report_tables
+    from vlmforge_hf.pipeline.report_display import report_tables
 
     for table in report_tables(report):
         out.print(table)

@@ -10,7 +10,8 @@ import pytest
 from vlmforge.config import validate
 from vlmforge.errors import ConfigError
 from vlmforge.eval_config import EvalConfig
-from vlmforge.pipeline import (
+from vlmforge.seeds import parse_seeds
+from vlmforge_hf.pipeline.stages import (
     STATE_FILE,
     default_config_text,
     load_pipeline,
@@ -18,7 +19,6 @@ from vlmforge.pipeline import (
     prepare_workdir,
     write_configs,
 )
-from vlmforge.seeds import parse_seeds
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -232,7 +232,7 @@ def test_teacher_row_needs_the_eval_policy(tmp_path):
 
 @pytest.mark.train
 def test_stage_settings_are_checked_before_anything_runs(tmp_path):
-    from vlmforge.pipeline import check_components
+    from vlmforge_hf.pipeline.stages import check_components
 
     config, _ = load_pipeline(None)
     check_components(config, "demo")

@@ -20,9 +20,8 @@ class RichProgressCallback(TrainerCallback):
         self.start_time = 0.0
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        from vlmforge.cli.output import error_console
 
         self.progress = Progress(
             TextColumn("[bold]train"),
@@ -30,7 +29,7 @@ class RichProgressCallback(TrainerCallback):
             MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"),
             TextColumn("{task.fields[rate]} steps/s"),
-            console=self.console or error_console(),
+            console=self.console or Console(stderr=True, highlight=False, soft_wrap=True),
             transient=False,
         )
         self.progress.start()

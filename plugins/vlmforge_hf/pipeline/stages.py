@@ -31,8 +31,8 @@ from vlmforge.errors import ConfigError, VlmforgeError
 from vlmforge.seeds import parse_seeds
 
 STAGES = ("eval", "filter", "model", "train", "rl", "heldout")
-DEFAULT_STAGES = ("eval", "filter", "model", "train", "heldout")
 Stage = Literal["eval", "filter", "model", "train", "rl", "heldout"]
+DEFAULT_STAGES: tuple[Stage, ...] = ("eval", "filter", "model", "train", "heldout")
 ROWS = ("random", "teacher", "base", "sft", "sft+rl")
 Row = Literal["random", "teacher", "base", "sft", "sft+rl"]
 RL_TRAINER = "grpo"
@@ -121,7 +121,7 @@ class Plan:
 
 
 def default_config_text() -> str:
-    return resources.files("vlmforge.data").joinpath("pipeline_demo.toml").read_text("utf-8")
+    return resources.files("vlmforge_hf.pipeline").joinpath("pipeline_demo.toml").read_text("utf-8")
 
 
 def load_pipeline(path: str | None) -> tuple[PipelineConfig, TomlSource | None]:
@@ -299,7 +299,9 @@ def rl_config(
 def hf_settings(config: PipelineConfig) -> dict[str, Any]:
     """The ``hf`` policy settings of the base and sft rows: the export's tool setting (the
     prompt the model was trained on), then ``[heldout.hf]``."""
-    rows = config.filter.get("rows") if isinstance(config.filter.get("rows"), dict) else {}
+    rows = config.filter.get("rows")
+    if not isinstance(rows, dict):
+        rows = {}
     return {"tools_in_prompt": bool(rows.get("include_tools", True)), **config.heldout.hf}
 
 
@@ -420,7 +422,7 @@ def run_stage(stage: StageResult) -> None:
 def heldout_report(config: PipelineConfig, workdir: Path) -> dict[str, Any]:
     """``report.json``'s content, from the held-out trace database."""
     from vlmforge.plugins import get_registry
-    from vlmforge.report import heldout_report as build
+    from vlmforge_hf.pipeline.report import heldout_report as build
 
     store = get_registry().create("store", "sqlite", {"path": str(workdir / "traces-heldout.db")})
     try:

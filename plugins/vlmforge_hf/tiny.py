@@ -226,7 +226,7 @@ def build_tiny(
         Qwen2VLImageProcessorPil,
     )
 
-    from vlmforge_lora_sft.processor import image_only_processor_class, quiet_transformers
+    from vlmforge_hf.processor import image_only_processor_class, quiet_transformers
 
     quiet_transformers()
     spec = TINY_FAMILIES[family]

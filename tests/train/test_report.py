@@ -7,8 +7,8 @@ import math
 import pytest
 
 from vlmforge import __version__
-from vlmforge.report import heldout_report, t_critical_95
 from vlmforge.trace import Episode, EpisodeStatus, Run
+from vlmforge_hf.pipeline.report import heldout_report, t_critical_95
 
 NAMES = ["collect_wood", "place_table", "wake_up", "eat_cow"]
 

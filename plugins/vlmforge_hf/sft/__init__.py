@@ -1,0 +1,1 @@
+"""The ``lora-sft`` and ``sft`` trainers: supervised fine-tuning with TRL on an export."""
