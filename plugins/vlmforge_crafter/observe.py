@@ -20,6 +20,7 @@ from crafter import constants, objects
 
 from vlmforge_crafter.config import CrafterConfig
 from vlmforge_crafter.ground_truth import Creature, GroundTruth, Nearest
+from vlmforge_crafter.wording import describe_offset
 
 #: Crafter's semantic ids: 0 unknown/none, materials 1-12, then the object kinds 13-18.
 MATERIALS: tuple[str, ...] = tuple(constants.materials)
@@ -38,17 +39,6 @@ VITALS: tuple[str, ...] = ("health", "food", "drink", "energy")
 _FACING_NAMES = {(0, -1): "up", (0, 1): "down", (-1, 0): "left", (1, 0): "right"}
 _NAME_WIDTH = max(len(n) for n in SEMANTIC_NAMES) + 1
 _PADDED: tuple[str, ...] = tuple(name.ljust(_NAME_WIDTH) for name in SEMANTIC_NAMES)
-
-
-def describe_offset(dx: int, dy: int) -> str:
-    """A grid offset in the words of the text observation: (2, -1) -> "2 right, 1 up";
-    (0, 0) -> "here" (y grows downwards)."""
-    parts = []
-    if dx:
-        parts.append(f"{abs(dx)} {'right' if dx > 0 else 'left'}")
-    if dy:
-        parts.append(f"{abs(dy)} {'down' if dy > 0 else 'up'}")
-    return ", ".join(parts) or "here"
 
 
 def kind_of(obj: Any) -> str:

@@ -17,7 +17,11 @@ import vlmforge_crafter.teacher
 TEACHER_DIR = Path(vlmforge_crafter.teacher.__file__).parent
 CONTRACT = Path(vlmforge_crafter.ground_truth.__file__)
 FORBIDDEN_MODULES = ("crafter", "numpy")
-ALLOWED_FROM_PLUGIN = ("vlmforge_crafter.ground_truth", "vlmforge_crafter.teacher")
+ALLOWED_FROM_PLUGIN = (
+    "vlmforge_crafter.ground_truth",
+    "vlmforge_crafter.wording",
+    "vlmforge_crafter.teacher",
+)
 FORBIDDEN_NAMES = ("_player", "_world", "_unlocked", "semantic_view", "nearest", "creatures")
 
 

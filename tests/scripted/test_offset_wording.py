@@ -1,17 +1,14 @@
-"""The scripted teacher writes offsets in the words of Crafter's text observation.
-
-Each plugin holds its own copy (no plugin imports another); this keeps the two the same.
-"""
+"""The scripted teacher writes offsets in the words of Crafter's text observation."""
 
 from __future__ import annotations
 
 import itertools
 
-from vlmforge_crafter.observe import describe_offset
-from vlmforge_scripted.rationale import where
+from vlmforge_crafter.teacher.rationale import where
+from vlmforge_crafter.wording import describe_offset
 
 
-def test_teacher_and_environment_word_offsets_alike() -> None:
+def test_offsets_in_the_observation_words() -> None:
     assert describe_offset(2, -1) == "2 right, 1 up" and describe_offset(0, 0) == "here"
     assert describe_offset(-3, 4) == "3 left, 4 down"
     for dx, dy in itertools.product(range(-4, 5), repeat=2):
