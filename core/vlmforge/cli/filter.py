@@ -59,7 +59,7 @@ def command(
 ) -> None:
     """Filter traces, build rows, dedupe, split by episode and export (train/val + stats)."""
     from vlmforge.cli.options import load_registry
-    from vlmforge.cli.output import console
+    from vlmforge.cli.output import console, error_console
     from vlmforge.config import load_toml, merge, validate
     from vlmforge.dataset.config import FilterConfig
     from vlmforge.dataset.pipeline import STATS_FILE, run_filter
@@ -88,7 +88,7 @@ def command(
     cfg = validate(FilterConfig, data, where, toml=toml)
     registry = load_registry(plugins_dirs)
     # line numbers of [[filters]] settings are only meaningful in the file's own order
-    stats = run_filter(cfg, registry, toml=None if reorder else toml)
+    stats = run_filter(cfg, registry, toml=None if reorder else toml, console=error_console())
     if as_json:
         click.echo(json.dumps(stats.as_dict(), indent=2))
         return

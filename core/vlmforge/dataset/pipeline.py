@@ -22,6 +22,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from vlmforge.components import Exporter, Filter
 from vlmforge.config import TomlSource, validate
 from vlmforge.dataset.chain import FilterChain
@@ -108,10 +110,10 @@ def check_output_dir(cfg: FilterConfig) -> None:
 
 
 class _Progress:
-    """A rich progress bar on stderr, or nothing."""
+    """A rich progress bar on ``console`` (default: a new stderr console), or nothing."""
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
+    def __init__(self, enabled: bool, console: Console | None = None):
+        self.enabled, self.console = enabled, console
         self._progress: Any = None
 
     def __enter__(self) -> _Progress:
@@ -124,14 +126,12 @@ class _Progress:
                 TimeRemainingColumn,
             )
 
-            from vlmforge.cli.output import error_console
-
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),
-                console=error_console(),
+                console=self.console or Console(stderr=True, highlight=False, soft_wrap=True),
                 transient=False,
             )
             self._progress.__enter__()
@@ -151,8 +151,17 @@ class _Progress:
             self._progress.advance(task)
 
 
-def run_filter(cfg: FilterConfig, registry: Any, toml: TomlSource | None = None) -> FilterStats:
-    """Filter, build rows, dedupe, split and export; returns the stats (also written to disk)."""
+def run_filter(
+    cfg: FilterConfig,
+    registry: Any,
+    toml: TomlSource | None = None,
+    *,
+    console: Console | None = None,
+) -> FilterStats:
+    """Filter, build rows, dedupe, split and export; returns the stats (also written to disk).
+
+    With ``cfg.progress`` a progress bar is drawn on ``console`` (default: a stderr console).
+    """
     started = time.perf_counter()
     check_output_dir(cfg)
     chain = FilterChain(build_filters(cfg, registry, toml))
@@ -166,7 +175,7 @@ def run_filter(cfg: FilterConfig, registry: Any, toml: TomlSource | None = None)
     stats = FilterStats(sources=list(source.labels), exporter=cfg.exporter)
     stats.settings = json.loads(cfg.model_dump_json())
     try:
-        with contextlib.closing(source), _Progress(cfg.progress) as progress:
+        with contextlib.closing(source), _Progress(cfg.progress, console) as progress:
             spool = Spool(staging)
             try:
                 keys, strata = _pass_one(cfg, source, chain, spool, stats, progress, staging)
