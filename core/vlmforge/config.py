@@ -9,11 +9,12 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vlmforge.errors import ConfigError
 
@@ -24,6 +25,20 @@ class StrictModel(BaseModel):
     """Base for every config model: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ComponentSection(StrictModel):
+    """A component named in a config: ``name = ...`` plus the component's own settings.
+
+    The settings are everything else in the table; the component's ``config_model`` checks them
+    when it is built (:func:`vlmforge.components_build.build_component`).
+    """
+
+    model_config = ConfigDict(extra="allow", validate_default=True)
+    name: str = Field(..., min_length=1, description="The registered component name.")
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
 
 
 class TomlSource:
@@ -175,6 +190,40 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
         if found is not None:
             return found
     return None
+
+
+@dataclass
+class LoadedConfig(Generic[M]):
+    """A command's config and where it came from (for errors that name the file and line)."""
+
+    config: M
+    source: TomlSource | None = None
+    where: str = "command line"
+
+
+def load_command_config(
+    model: type[M],
+    path: str | Path | None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    toml_lines: bool = True,
+) -> LoadedConfig[M]:
+    """The one way a command reads its config: ``path`` (optional TOML file), then ``prepare``
+    (the command's own rewriting of the raw table, e.g. a flag that replaces a section), then
+    ``overrides`` (non-None command-line values win), validated against ``model``.
+
+    Unknown keys and bad values are errors naming the file, line and key (``toml_lines=False``
+    drops line numbers, for data whose order no longer matches the file).
+    """
+    source = load_toml(path) if path else None
+    data: dict[str, Any] = dict(source.data) if source else {}
+    if prepare is not None:
+        data = prepare(data)
+    data = merge(data, overrides or {})
+    where = str(source.path) if source else "command line"
+    config = validate(model, data, where, toml=source if toml_lines else None)
+    return LoadedConfig(config, source, where)
 
 
 def load_model(model: type[M], path: str | Path, overrides: Mapping[str, Any] | None = None) -> M:
