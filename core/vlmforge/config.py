@@ -41,6 +41,16 @@ class ComponentSection(StrictModel):
         return dict(self.model_extra or {})
 
 
+DEFAULT_STORE = "sqlite"
+
+
+class StoreSection(ComponentSection):
+    """The ``[store]`` table of every command: ``name`` (default ``sqlite``) plus the store's own
+    settings in the same table (``path``, ``busy_timeout_s``, ...), checked by the store."""
+
+    name: str = Field(DEFAULT_STORE, min_length=1, description="The trace store component.")
+
+
 class TomlSource:
     """A parsed TOML file that can tell on which line a key was written."""
 
@@ -83,6 +93,11 @@ class TomlSource:
         dotted = re.compile(r"^\s*" + r"\s*\.\s*".join(map(re.escape, keys)) + r"\s*=")
         for i, line in enumerate(lines):
             if dotted.match(line):
+                return i + 1
+        # a key that is a table of its own: its [header]
+        own = re.compile(r"^\s*\[+\s*" + r"\s*\.\s*".join(map(re.escape, keys)) + r"\s*\]+")
+        for i, line in enumerate(lines):
+            if own.match(line):
                 return i + 1
         return None
 
@@ -203,25 +218,28 @@ class LoadedConfig(Generic[M]):
 
 def load_command_config(
     model: type[M],
-    path: str | Path | None,
+    path: str | Path | TomlSource | None,
     overrides: Mapping[str, Any] | None = None,
     *,
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     toml_lines: bool = True,
+    where: str = "command line",
 ) -> LoadedConfig[M]:
-    """The one way a command reads its config: ``path`` (optional TOML file), then ``prepare``
+    """The one way a command reads its config: ``path`` (optional TOML file, or one already
+    read), then ``prepare``
     (the command's own rewriting of the raw table, e.g. a flag that replaces a section), then
     ``overrides`` (non-None command-line values win), validated against ``model``.
 
     Unknown keys and bad values are errors naming the file, line and key (``toml_lines=False``
-    drops line numbers, for data whose order no longer matches the file).
+    drops line numbers, for data whose order no longer matches the file); ``where`` names the
+    source in errors when there is no file.
     """
-    source = load_toml(path) if path else None
+    source = path if isinstance(path, TomlSource) else load_toml(path) if path else None
     data: dict[str, Any] = dict(source.data) if source else {}
     if prepare is not None:
         data = prepare(data)
     data = merge(data, overrides or {})
-    where = str(source.path) if source else "command line"
+    where = str(source.path) if source else where
     config = validate(model, data, where, toml=source if toml_lines else None)
     return LoadedConfig(config, source, where)
 

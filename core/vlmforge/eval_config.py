@@ -23,8 +23,8 @@ Layout (every key documented in docs/eval.md and docs/config-reference.md)::
     label = "gpt-4o-mini"            # optional; names the run and the comparison column
     model = "gpt-4o-mini"
 
-    [store]                          # name + the store's own settings
-    name = "sqlite"
+    [store]                          # name (default "sqlite") + the store's own settings: the
+    name = "sqlite"                  # same [store] table in every command
     path = "traces.db"
 
 Component settings (everything in ``[env]``, ``[policy]``, ``[store]`` but ``name``/``label``)
@@ -43,7 +43,9 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from vlmforge.config import (
+    DEFAULT_STORE,
     ComponentSection,
+    StoreSection,
     StrictModel,
     TomlSource,
     load_command_config,
@@ -52,7 +54,6 @@ from vlmforge.config import (
 from vlmforge.errors import ConfigError
 from vlmforge.seeds import checked_seeds, parse_seeds
 
-DEFAULT_STORE = "sqlite"
 DEFAULT_TRACE_DB = "traces.db"
 URLS_SETTING = "env_urls"  # the setting --env-url fills in
 
@@ -63,8 +64,8 @@ class PolicySection(ComponentSection):
     )
 
 
-def _default_store() -> ComponentSection:
-    return ComponentSection.model_validate({"name": DEFAULT_STORE, "path": DEFAULT_TRACE_DB})
+def _default_store() -> StoreSection:
+    return StoreSection.model_validate({"name": DEFAULT_STORE, "path": DEFAULT_TRACE_DB})
 
 
 class EvalConfig(StrictModel):
@@ -87,7 +88,7 @@ class EvalConfig(StrictModel):
     env: ComponentSection | None = None
     policy: PolicySection | None = None
     policies: list[PolicySection] | None = None
-    store: ComponentSection = Field(default_factory=_default_store)
+    store: StoreSection = Field(default_factory=_default_store)
 
     @field_validator("seeds")
     @classmethod
@@ -250,14 +251,15 @@ def _apply_store_flags(
     data: dict[str, Any], overrides: dict[str, Any], overridden: set[str]
 ) -> None:
     store = _table(data, "store")
-    if overrides.get("store") and (store is None or store.get("name") != overrides["store"]):
+    named = store.get("name", DEFAULT_STORE) if store is not None else None
+    if overrides.get("store") and named != overrides["store"]:
         store = {"name": overrides["store"]}
         overridden.add("store")
     if store is None:
         store = {"name": DEFAULT_STORE}
     if overrides.get("trace_db"):
         store = {**store, "path": overrides["trace_db"]}
-    elif store.get("name") == DEFAULT_STORE and "path" not in store:
+    elif store.get("name", DEFAULT_STORE) == DEFAULT_STORE and "path" not in store:
         store = {**store, "path": DEFAULT_TRACE_DB}
     data["store"] = store
 

@@ -89,6 +89,14 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
     assert other.policy.name == "openai" and other.policy.settings() == {"model": "gpt-4o"}
 
 
+def test_store_name_defaults_to_sqlite(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, '[env]\nname="crafter"\n[policy]\nname="random"\n[store]\npath="x.db"\n'
+    )
+    store = load_eval_config(str(path), _flags()).config.store
+    assert (store.name, store.settings()) == ("sqlite", {"path": "x.db"})
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -107,8 +115,8 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
         ('[policy]\nname="random"\n', ["no environment", "--env NAME"]),
         ('[env]\nname="crafter"\n', ["no policy", "--policy NAME"]),
         (
-            '[env]\nname="crafter"\n[policy]\nname="random"\n[store]\npath="x.db"\n',
-            ["store.name", "Field required"],
+            '[env]\nname="crafter"\n[policy]\nname="random"\n[store]\nname=""\n',
+            ["eval.toml, line 6", "store.name", "at least 1 character"],
         ),
     ],
 )

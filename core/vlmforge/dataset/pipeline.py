@@ -25,6 +25,7 @@ from typing import Any
 from rich.console import Console
 
 from vlmforge.components import Exporter, Filter
+from vlmforge.components_build import build_component
 from vlmforge.config import TomlSource, validate
 from vlmforge.dataset.chain import FilterChain
 from vlmforge.dataset.config import FilterConfig
@@ -38,6 +39,7 @@ from vlmforge.errors import ConfigError
 
 STATS_FILE = "filter_stats.json"
 STORE_PATH_KEY = "path"
+READ_SETTINGS = "read_settings"  # a store factory's settings for streaming reads (optional)
 
 
 def build_filters(
@@ -70,13 +72,16 @@ def build_exporter(cfg: FilterConfig, registry: Any, toml: TomlSource | None = N
     return spec.load()(settings)
 
 
-def open_source(cfg: FilterConfig, registry: Any) -> Source:
-    """One store per trace database, merged."""
+def open_source(cfg: FilterConfig, registry: Any, toml: TomlSource | None = None) -> Source:
+    """One store per trace database, merged, each opened for reading: the store's own
+    ``read_settings`` (if it declares any), then the ``[store]`` settings, then the path."""
     if not cfg.trace_dbs:
         raise ConfigError(
             "no trace database given: pass --trace-db PATH (repeatable) or set "
             "trace_dbs = [...] in the filter config."
         )
+    read_settings = dict(getattr(registry.get("store", cfg.store.name).load(), READ_SETTINGS, {}))
+    where = str(toml.path) if toml else "[store]"
     stores, labels = [], []
     try:
         for db in cfg.trace_dbs:
@@ -85,8 +90,18 @@ def open_source(cfg: FilterConfig, registry: Any) -> Source:
                     f"trace database '{db}' does not exist (--trace-db / trace_dbs). "
                     f"Record one with `vlmforge eval` first."
                 )
-            settings = {**cfg.store_options, STORE_PATH_KEY: str(db)}
-            stores.append(registry.create("store", cfg.store, settings, source="store_options"))
+            settings = {**read_settings, **cfg.store.settings(), STORE_PATH_KEY: str(db)}
+            stores.append(
+                build_component(
+                    registry,
+                    "store",
+                    cfg.store.name,
+                    settings,
+                    where=where,
+                    toml=toml,
+                    prefix=("store",),
+                )
+            )
             labels.append(str(db))
     except BaseException:
         for store in stores:
@@ -166,7 +181,7 @@ def run_filter(
     check_output_dir(cfg)
     chain = FilterChain(build_filters(cfg, registry, toml))
     exporters = {s: build_exporter(cfg, registry, toml) for s in ("train", "val")}
-    source = open_source(cfg, registry)
+    source = open_source(cfg, registry, toml)
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
     staging = cfg.output_dir / f".vlmforge-filter-{os.getpid()}"
     if staging.exists():
