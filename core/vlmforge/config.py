@@ -145,7 +145,7 @@ def validate(
     where: str,
     *,
     toml: TomlSource | None = None,
-    prefix: tuple[str, ...] = (),
+    prefix: tuple[str | int, ...] = (),
 ) -> M:
     """Validate ``data`` against ``model``; on failure raise one ConfigError listing every problem.
 
@@ -160,7 +160,11 @@ def validate(
 
 
 def _describe_error(
-    err: Any, model: type[BaseModel], where: str, toml: TomlSource | None, prefix: tuple[str, ...]
+    err: Any,
+    model: type[BaseModel],
+    where: str,
+    toml: TomlSource | None,
+    prefix: tuple[str | int, ...],
 ) -> str:
     loc = tuple(prefix) + tuple(err["loc"])
     key = ".".join(str(part) for part in loc) or "(top level)"

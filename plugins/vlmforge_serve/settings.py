@@ -60,8 +60,8 @@ class EnvSection(ComponentSection):
 
 
 class ServeFile(StrictModel):
-    serve: ServeSettings = Field(default_factory=ServeSettings)
-    env: EnvSection = Field(default_factory=EnvSection)
+    serve: ServeSettings = Field(default_factory=lambda: ServeSettings())
+    env: EnvSection = Field(default_factory=lambda: EnvSection())
 
 
 def resolve(

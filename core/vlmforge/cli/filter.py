@@ -84,7 +84,8 @@ def command(
             reorder = chosen != listed
             data["filters"] = chosen
         if store:  # --store NAME: the file's [store] settings are kept only for that store
-            table = data.get("store") if isinstance(data.get("store"), dict) else {}
+            given = data.get("store")
+            table: dict[str, Any] = given if isinstance(given, dict) else {}
             data["store"] = {**(table if table.get("name", store) == store else {}), "name": store}
         return data
 

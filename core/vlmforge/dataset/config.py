@@ -74,7 +74,7 @@ class FilterConfig(StrictModel):
         default_factory=list, description="Trace databases to read (merged). --trace-db"
     )
     store: FilterStore = Field(
-        default_factory=FilterStore,
+        default_factory=lambda: FilterStore(),
         description="[store]: name (default sqlite, --store) + the store's settings (not path: "
         "the paths are trace_dbs). A store opened for reading gets its read_settings first.",
     )
@@ -86,7 +86,7 @@ class FilterConfig(StrictModel):
         description="Filters in order; [[filters]] tables with name + settings. --filter",
     )
     dedupe: bool = Field(True, description="Drop rows with the same (frames, text, action).")
-    rows: RowsConfig = Field(default_factory=RowsConfig)
+    rows: RowsConfig = Field(default_factory=lambda: RowsConfig())
     exporter: str = Field("openai-sft", description="The exporter component. --exporter")
     exporter_options: dict[str, Any] = Field(
         default_factory=dict, description="Settings for the exporter (validated by it)."
