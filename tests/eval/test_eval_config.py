@@ -8,9 +8,11 @@ import pytest
 
 from tests.conftest import run_cli
 from vlmforge.components_build import build_component
+from vlmforge.config import StrictModel
 from vlmforge.errors import ConfigError
 from vlmforge.eval_config import load_eval_config
 from vlmforge.plugins import get_registry
+from vlmforge.registry import ComponentSpec, Registry
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("eval_*.toml"))
 
@@ -173,3 +175,37 @@ def test_cli_errors(tmp_path: Path) -> None:
         db,
     )
     assert proc.returncode == 2 and "concurrency" in proc.stderr
+
+
+class _UrlsConfig(StrictModel):
+    env_urls: list[str]
+
+
+class _LabEnv:
+    """An in-house environment reached over the network: it takes ``env_urls``."""
+
+    config_model = _UrlsConfig
+
+
+def _lab_registry() -> Registry:
+    registry = Registry()
+    registry.add(get_registry().get("environment", "crafter"))
+    registry.add(ComponentSpec(kind="environment", name="lab", factory=_LabEnv, plugin="lab"))
+    return registry
+
+
+def test_env_url_fills_env_urls_of_the_environment_that_takes_it() -> None:
+    registry = _lab_registry()
+    urls = ("http://h1:8000", "http://h2:8000")
+    named = load_eval_config(
+        None, {"env": "lab", "env_urls": urls, "policy": "random"}, registry=registry
+    )
+    assert named.config.env is not None and named.config.env.name == "lab"
+    assert named.config.env.settings() == {"env_urls": list(urls)}
+    # no --env: the one installed environment that takes env_urls (no name is built in)
+    alone = load_eval_config(None, {"env_urls": urls[:1], "policy": "random"}, registry=registry)
+    assert alone.config.env is not None and alone.config.env.name == "lab"
+    with pytest.raises(ConfigError, match=r"--env-url is for --env lab .*not --env crafter"):
+        load_eval_config(
+            None, {"env": "crafter", "env_urls": urls, "policy": "random"}, registry=registry
+        )

@@ -62,7 +62,7 @@ def command(
     from vlmforge.eval_session import EvalSession
 
     registry = load_registry(plugins_dirs)
-    loaded = load_eval_config(config_path, flags)
+    loaded = load_eval_config(config_path, flags, registry=registry)
     session = EvalSession(
         loaded,
         registry,
