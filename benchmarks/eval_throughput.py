@@ -4,9 +4,10 @@ Three loops, interleaved ``--repeats`` times, medians reported:
 
 - raw: ``crafter.Env.step`` with random action indices (the game alone, frames rendered);
 - env: the ``crafter`` plugin's episode (text + ground truth + PNG frame) with random tool calls;
-- pipeline: ``EvalRunner`` with the ``random`` policy, the ``sqlite`` store (a fresh file) and
-  ``--frames-dir`` on: everything ``vlmforge eval`` does but the terminal output, with one
-  episode in flight (like the raw loop) in this process; the same without ``--frames-dir``
+- pipeline: the library's ``vlmforge.session`` (``describe_run``, ``open_run``, ``play``) with
+  the ``random`` policy, the ``sqlite`` store (a fresh file) and ``--frames-dir`` on:
+  everything ``vlmforge eval`` does but the terminal output, with one episode in flight (like
+  the raw loop) in this process; the same without ``--frames-dir``
   (frames in the database only); and the same with ``--env-workers`` processes and
   ``--concurrency`` episodes in flight (the configuration docs/eval.md recommends for speed).
 
@@ -81,36 +82,35 @@ def pipeline(
 ) -> float:
     """Steps/s of the runner (default: one episode in flight, in-process env, like the raw
     loop); ``env`` may be an :class:`~vlmforge.env_workers.EnvWorkerPool`."""
-    from vlmforge.runner import EvalRunner, RunnerEvents, new_id
-    from vlmforge.trace import Run
+    from vlmforge.runner import new_id
+    from vlmforge.session import describe_run, open_run, play
 
     env = env or registry.create("environment", "crafter", {"max_steps": cap})
     policy = registry.create("policy", "random", {})
     db = workdir / f"bench-{new_id()}.db"
     store = registry.create("store", "sqlite", {"path": str(db)})
     spec = env.spec()
-    run = Run(
-        id=new_id(),
-        name=db.stem,
-        vlmforge_version="bench",
+    run = describe_run(
+        db.stem,
         env_name="crafter",
-        policy_name="random",
-        tools=spec.tools,
-        system_prompt=spec.system_prompt,
-    )
-    store.create_run(run)
-    runner = EvalRunner(
         env=env,
         spec=spec,
+        policy_name="random",
         policy=policy,
-        store=store,
-        run=run,
         seeds=seeds,
-        concurrency=concurrency,
-        frames_dir=workdir / f"frames-{run.id}" if frames_dir else None,
-        events=RunnerEvents(),
     )
-    result = asyncio.run(runner.run())
+    opened = open_run(store, run, resume=False)
+    result = asyncio.run(
+        play(
+            opened,
+            env=env,
+            spec=spec,
+            policy=policy,
+            store=store,
+            concurrency=concurrency,
+            frames_dir=workdir / f"frames-{run.id}" if frames_dir else None,
+        )
+    )
     store.close()
     assert all(e.status.value == "done" for e in result.episodes), "an episode failed"
     return sum(e.env_steps for e in result.episodes) / result.wall_time_s

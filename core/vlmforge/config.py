@@ -9,11 +9,12 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vlmforge.errors import ConfigError
 
@@ -24,6 +25,30 @@ class StrictModel(BaseModel):
     """Base for every config model: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ComponentSection(StrictModel):
+    """A component named in a config: ``name = ...`` plus the component's own settings.
+
+    The settings are everything else in the table; the component's ``config_model`` checks them
+    when it is built (:func:`vlmforge.components_build.build_component`).
+    """
+
+    model_config = ConfigDict(extra="allow", validate_default=True)
+    name: str = Field(..., min_length=1, description="The registered component name.")
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+DEFAULT_STORE = "sqlite"
+
+
+class StoreSection(ComponentSection):
+    """The ``[store]`` table of every command: ``name`` (default ``sqlite``) plus the store's own
+    settings in the same table (``path``, ``busy_timeout_s``, ...), checked by the store."""
+
+    name: str = Field(DEFAULT_STORE, min_length=1, description="The trace store component.")
 
 
 class TomlSource:
@@ -68,6 +93,11 @@ class TomlSource:
         dotted = re.compile(r"^\s*" + r"\s*\.\s*".join(map(re.escape, keys)) + r"\s*=")
         for i, line in enumerate(lines):
             if dotted.match(line):
+                return i + 1
+        # a key that is a table of its own: its [header]
+        own = re.compile(r"^\s*\[+\s*" + r"\s*\.\s*".join(map(re.escape, keys)) + r"\s*\]+")
+        for i, line in enumerate(lines):
+            if own.match(line):
                 return i + 1
         return None
 
@@ -115,7 +145,7 @@ def validate(
     where: str,
     *,
     toml: TomlSource | None = None,
-    prefix: tuple[str, ...] = (),
+    prefix: tuple[str | int, ...] = (),
 ) -> M:
     """Validate ``data`` against ``model``; on failure raise one ConfigError listing every problem.
 
@@ -130,7 +160,11 @@ def validate(
 
 
 def _describe_error(
-    err: Any, model: type[BaseModel], where: str, toml: TomlSource | None, prefix: tuple[str, ...]
+    err: Any,
+    model: type[BaseModel],
+    where: str,
+    toml: TomlSource | None,
+    prefix: tuple[str | int, ...],
 ) -> str:
     loc = tuple(prefix) + tuple(err["loc"])
     key = ".".join(str(part) for part in loc) or "(top level)"
@@ -175,6 +209,43 @@ def _model_in(annotation: Any) -> type[BaseModel] | None:
         if found is not None:
             return found
     return None
+
+
+@dataclass
+class LoadedConfig(Generic[M]):
+    """A command's config and where it came from (for errors that name the file and line)."""
+
+    config: M
+    source: TomlSource | None = None
+    where: str = "command line"
+
+
+def load_command_config(
+    model: type[M],
+    path: str | Path | TomlSource | None,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    toml_lines: bool = True,
+    where: str = "command line",
+) -> LoadedConfig[M]:
+    """The one way a command reads its config: ``path`` (optional TOML file, or one already
+    read), then ``prepare``
+    (the command's own rewriting of the raw table, e.g. a flag that replaces a section), then
+    ``overrides`` (non-None command-line values win), validated against ``model``.
+
+    Unknown keys and bad values are errors naming the file, line and key (``toml_lines=False``
+    drops line numbers, for data whose order no longer matches the file); ``where`` names the
+    source in errors when there is no file.
+    """
+    source = path if isinstance(path, TomlSource) else load_toml(path) if path else None
+    data: dict[str, Any] = dict(source.data) if source else {}
+    if prepare is not None:
+        data = prepare(data)
+    data = merge(data, overrides or {})
+    where = str(source.path) if source else where
+    config = validate(model, data, where, toml=source if toml_lines else None)
+    return LoadedConfig(config, source, where)
 
 
 def load_model(model: type[M], path: str | Path, overrides: Mapping[str, Any] | None = None) -> M:

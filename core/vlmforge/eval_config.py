@@ -23,44 +23,49 @@ Layout (every key documented in docs/eval.md and docs/config-reference.md)::
     label = "gpt-4o-mini"            # optional; names the run and the comparison column
     model = "gpt-4o-mini"
 
-    [store]                          # name + the store's own settings
-    name = "sqlite"
+    [store]                          # name (default "sqlite") + the store's own settings: the
+    name = "sqlite"                  # same [store] table in every command
     path = "traces.db"
 
 Component settings (everything in ``[env]``, ``[policy]``, ``[store]`` but ``name``/``label``)
 are validated by the component's own ``config_model``; errors name the file, line and key.
+
+``--env-url URL`` (repeatable) sets ``[env] env_urls``: it is for an environment whose config
+model has an ``env_urls`` setting (one served by ``vlmforge serve``); without ``--env`` or an
+``[env]`` table, the registered environment that takes ``env_urls`` is chosen.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from vlmforge.config import StrictModel, TomlSource, load_toml, merge, validate
+from vlmforge.config import (
+    DEFAULT_STORE,
+    ComponentSection,
+    StoreSection,
+    StrictModel,
+    TomlSource,
+    load_command_config,
+    validate,
+)
 from vlmforge.errors import ConfigError
 from vlmforge.seeds import checked_seeds, parse_seeds
 
-DEFAULT_STORE = "sqlite"
 DEFAULT_TRACE_DB = "traces.db"
-
-
-class ComponentSection(StrictModel):
-    """``name = ...`` plus the component's own settings (checked by the component)."""
-
-    model_config = ConfigDict(extra="allow")
-    name: str = Field(..., min_length=1, description="The registered component name.")
-
-    def settings(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+URLS_SETTING = "env_urls"  # the setting --env-url fills in
 
 
 class PolicySection(ComponentSection):
     label: str | None = Field(
         None, min_length=1, description="Names this policy's run and comparison column."
     )
+
+
+def _default_store() -> StoreSection:
+    return StoreSection.model_validate({"name": DEFAULT_STORE, "path": DEFAULT_TRACE_DB})
 
 
 class EvalConfig(StrictModel):
@@ -83,9 +88,7 @@ class EvalConfig(StrictModel):
     env: ComponentSection | None = None
     policy: PolicySection | None = None
     policies: list[PolicySection] | None = None
-    store: ComponentSection = Field(
-        default_factory=lambda: ComponentSection(name=DEFAULT_STORE, path=DEFAULT_TRACE_DB)
-    )
+    store: StoreSection = Field(default_factory=_default_store)
 
     @field_validator("seeds")
     @classmethod
@@ -120,78 +123,46 @@ class LoadedEvalConfig:
 
     def locate(
         self, section: str, index: int | None = None
-    ) -> tuple[str, TomlSource | None, tuple]:
+    ) -> tuple[str, TomlSource | None, tuple[str | int, ...]]:
         """(where, toml, prefix) for validating a component section's settings."""
         if self.source is None or section in self.overridden:
             return (f"--{section} settings", None, ())
-        prefix: tuple = (section,) if index is None else (section, index)
+        prefix: tuple[str | int, ...] = (section,) if index is None else (section, index)
         return (str(self.source.path), self.source, prefix)
 
 
-def load_eval_config(path: str | None, overrides: dict[str, Any]) -> LoadedEvalConfig:
+TOP_LEVEL_FLAGS = (
+    "run_name",
+    "seeds",
+    "concurrency",
+    "env_workers",
+    "max_steps",
+    "frames_dir",
+    "json_summary",
+)
+
+
+def load_eval_config(
+    path: str | None, overrides: dict[str, Any], *, registry: Any = None
+) -> LoadedEvalConfig:
     """Read ``path`` (optional) and apply command-line ``overrides``.
 
     ``overrides`` keys: run_name, seeds, concurrency, env_workers, max_steps, frames_dir,
     json_summary, env, env_urls, policy, model, store, trace_db (None = not given).
+    ``registry`` (default: the installed plugins) is asked only for ``env_urls``: which
+    environments take that setting.
     """
-    source = load_toml(path) if path else None
-    data: dict[str, Any] = dict(source.data) if source else {}
     overridden: set[str] = set()
-    top = {
-        k: overrides.get(k)
-        for k in (
-            "run_name",
-            "seeds",
-            "concurrency",
-            "env_workers",
-            "max_steps",
-            "frames_dir",
-            "json_summary",
-        )
-    }
-    data = merge(data, top)
-    if overrides.get("env"):
-        env = data.get("env") if isinstance(data.get("env"), dict) else {}
-        if env.get("name") != overrides["env"]:
-            env, _ = {}, overridden.add("env")
-        data["env"] = {**env, "name": overrides["env"]}
-    if overrides.get("env_urls"):  # --env-url (repeatable): the servers of --env remote
-        env = data.get("env") if isinstance(data.get("env"), dict) else {"name": "remote"}
-        if env.get("name") != "remote":
-            raise ConfigError(
-                f"--env-url is for --env remote (environments served by `vlmforge serve`), "
-                f"not --env {env.get('name')}; drop --env-url or use --env remote."
-            )
-        data["env"] = {**env, "env_urls": list(overrides["env_urls"])}
-    if overrides.get("policy"):
-        current = data.get("policy") if isinstance(data.get("policy"), dict) else {}
-        if current.get("name") != overrides["policy"] or "policies" in data:
-            current = {}
-            overridden.add("policy")
-        data.pop("policies", None)
-        data["policy"] = {**current, "name": overrides["policy"]}
-    if overrides.get("model"):
-        if isinstance(data.get("policies"), list):
-            for item in data["policies"]:
-                if isinstance(item, dict):
-                    item["model"] = overrides["model"]
-        elif isinstance(data.get("policy"), dict):
-            data["policy"]["model"] = overrides["model"]
-        else:
-            raise ConfigError("--model needs a policy: add --policy NAME or a [policy] table.")
-    store = data.get("store") if isinstance(data.get("store"), dict) else None
-    if overrides.get("store") and (store is None or store.get("name") != overrides["store"]):
-        store = {"name": overrides["store"]}
-        overridden.add("store")
-    if store is None:
-        store = {"name": DEFAULT_STORE}
-    if overrides.get("trace_db"):
-        store = {**store, "path": overrides["trace_db"]}
-    elif store.get("name") == DEFAULT_STORE and "path" not in store:
-        store = {**store, "path": DEFAULT_TRACE_DB}
-    data["store"] = store
-    where = str(source.path) if source else "command line"
-    config = validate(EvalConfig, data, where, toml=source)
+
+    def prepare(data: dict[str, Any]) -> dict[str, Any]:
+        _apply_env_flags(data, overrides, overridden, registry)
+        _apply_policy_flags(data, overrides, overridden)
+        _apply_store_flags(data, overrides, overridden)
+        return data
+
+    top = {k: overrides.get(k) for k in TOP_LEVEL_FLAGS}
+    loaded = load_command_config(EvalConfig, path, top, prepare=prepare)
+    config, where = loaded.config, loaded.where
     if config.env is None:
         raise ConfigError(
             f'{where}: no environment. Pass --env NAME or add an [env] table with name = "...".'
@@ -200,14 +171,104 @@ def load_eval_config(path: str | None, overrides: dict[str, Any]) -> LoadedEvalC
         raise ConfigError(
             f"{where}: no policy. Pass --policy NAME or add a [policy] table (or [[policies]])."
         )
-    return LoadedEvalConfig(config, source, where, overridden)
+    return LoadedEvalConfig(config, loaded.source, where, overridden)
 
 
-def resolve_path(value: str | None, base: Path | None = None) -> Path | None:
-    """A path from the config: as given (relative to the current directory)."""
-    if value is None:
-        return None
-    return Path(value).expanduser() if base is None else (base / value).expanduser()
+def _table(data: dict[str, Any], key: str) -> dict[str, Any] | None:
+    value = data.get(key)
+    return value if isinstance(value, dict) else None
 
 
-__all__ = ["EvalConfig", "LoadedEvalConfig", "load_eval_config", "validate"]
+def _apply_env_flags(
+    data: dict[str, Any], overrides: dict[str, Any], overridden: set[str], registry: Any
+) -> None:
+    if overrides.get("env"):
+        env = _table(data, "env") or {}
+        if env.get("name") != overrides["env"]:
+            env = {}
+            overridden.add("env")
+        data["env"] = {**env, "name": overrides["env"]}
+    if overrides.get("env_urls"):  # --env-url (repeatable): the servers of a served env
+        env = _table(data, "env") or {}
+        env = {**env, "name": _env_taking_urls(env.get("name"), registry)}
+        data["env"] = {**env, URLS_SETTING: list(overrides["env_urls"])}
+
+
+def _env_taking_urls(name: Any, registry: Any) -> str:
+    """``name`` if that environment takes ``env_urls``; with no name, the one that does."""
+    from vlmforge.components_build import accepts_setting
+
+    if registry is None:
+        from vlmforge.plugins import get_registry
+
+        registry = get_registry()
+    if (
+        isinstance(name, str)
+        and name
+        and accepts_setting(registry, "environment", name, URLS_SETTING)
+    ):
+        return name
+    takers = [
+        spec.name
+        for spec in registry.all("environment")
+        if spec.available and accepts_setting(registry, "environment", spec.name, URLS_SETTING)
+    ]
+    if not name and len(takers) == 1:
+        return takers[0]
+    known = " or ".join(f"--env {t}" for t in takers) or "an environment that takes env_urls"
+    if not name:
+        raise ConfigError(f"--env-url needs the environment it is for: pass {known}.")
+    raise ConfigError(
+        f"--env-url is for {known} (environments served by `vlmforge serve`), not --env {name}; "
+        f"drop --env-url or use {known}."
+    )
+
+
+def _apply_policy_flags(
+    data: dict[str, Any], overrides: dict[str, Any], overridden: set[str]
+) -> None:
+    if overrides.get("policy"):
+        current = _table(data, "policy") or {}
+        if current.get("name") != overrides["policy"] or "policies" in data:
+            current = {}
+            overridden.add("policy")
+        data.pop("policies", None)
+        data["policy"] = {**current, "name": overrides["policy"]}
+    if overrides.get("model"):
+        policies = data.get("policies")
+        policy = _table(data, "policy")
+        if isinstance(policies, list):
+            for item in policies:
+                if isinstance(item, dict):
+                    item["model"] = overrides["model"]
+        elif policy is not None:
+            policy["model"] = overrides["model"]
+        else:
+            raise ConfigError("--model needs a policy: add --policy NAME or a [policy] table.")
+
+
+def _apply_store_flags(
+    data: dict[str, Any], overrides: dict[str, Any], overridden: set[str]
+) -> None:
+    store = _table(data, "store")
+    named = store.get("name", DEFAULT_STORE) if store is not None else None
+    if overrides.get("store") and named != overrides["store"]:
+        store = {"name": overrides["store"]}
+        overridden.add("store")
+    if store is None:
+        store = {"name": DEFAULT_STORE}
+    if overrides.get("trace_db"):
+        store = {**store, "path": overrides["trace_db"]}
+    elif store.get("name", DEFAULT_STORE) == DEFAULT_STORE and "path" not in store:
+        store = {**store, "path": DEFAULT_TRACE_DB}
+    data["store"] = store
+
+
+__all__ = [
+    "ComponentSection",
+    "EvalConfig",
+    "LoadedEvalConfig",
+    "PolicySection",
+    "load_eval_config",
+    "validate",
+]

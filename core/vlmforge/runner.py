@@ -9,7 +9,9 @@
   :class:`~vlmforge.components.StepOutcome`) and committed with the episode's counters. A step's
   write overlaps the next decision of the same episode; the runner awaits it before the next
   write, so at most one step per episode is in flight.
-- ``PolicyError``: that episode is recorded as ``failed`` and the run goes on.
+- ``PolicyError``: that episode is recorded as ``failed`` and the run goes on. When the error
+  carries the policy's ``decision`` (the prompt, the failed LM call), that step is recorded too:
+  the runner turns the error into a :class:`PolicyFailure` holding the failed :class:`Step`.
   ``FatalPolicyError``: the run stops at once; episodes in flight are recorded as
   ``interrupted`` (``--resume`` reruns them) and no further episode starts.
 - :meth:`EvalRunner.request_stop` (SIGINT/SIGTERM): decisions in flight are cancelled, env steps
@@ -199,7 +201,7 @@ class EvalRunner:
         try:
             env_episode = await self._in_env(self.env, "start", seed)
             observation: Observation = await self._in_env(env_episode, "reset")
-            episode_policy = await self._start_policy(seed)
+            episode_policy = await self._start_policy(episode)
             index = 0
             while True:
                 images = observation.images
@@ -219,17 +221,18 @@ class EvalRunner:
             episode.status, episode.termination = EpisodeStatus.interrupted, "interrupted"
             if self._fatal is not None:
                 episode.error = f"run stopped: {self._fatal}"
-        except FatalPolicyError as exc:
-            if self._fatal is None:
-                self._fatal = exc
-            self._stop_now("fatal policy error")
-            episode.status, episode.termination = EpisodeStatus.interrupted, "interrupted"
-            episode.error = f"fatal policy error: {exc}"
-            write = await self._record_failed(episode, exc, write)
-        except PolicyError as exc:
-            episode.status, episode.termination = EpisodeStatus.failed, "policy_error"
-            episode.error = f"policy error: {exc}"
-            write = await self._record_failed(episode, exc, write)
+        except PolicyFailure as failure:
+            exc = failure.error
+            if isinstance(exc, FatalPolicyError):
+                if self._fatal is None:
+                    self._fatal = exc
+                self._stop_now("fatal policy error")
+                episode.status, episode.termination = EpisodeStatus.interrupted, "interrupted"
+                episode.error = f"fatal policy error: {exc}"
+            else:
+                episode.status, episode.termination = EpisodeStatus.failed, "policy_error"
+                episode.error = f"policy error: {exc}"
+            write = await self._record_failed(failure, write)
         except _EnvError as exc:
             episode.status, episode.termination = EpisodeStatus.failed, "env_error"
             episode.error = f"environment error: {exc}"
@@ -247,22 +250,23 @@ class EvalRunner:
         return episode
 
     async def _record_failed(
-        self, episode: Episode, exc: PolicyError, write: asyncio.Future[None] | None
+        self, failure: PolicyFailure, write: asyncio.Future[None] | None
     ) -> asyncio.Future[None] | None:
-        step = getattr(exc, "failed_step", None)
-        if step is None:
+        """Record the failed step, if the policy's error carried one, after the last write."""
+        if failure.step is None:
             return write
         if write is not None:
             await write
-        return self._record(episode, step, getattr(exc, "failed_images", []))
+        return self._record(failure.episode, failure.step, failure.images)
 
-    async def _start_policy(self, seed: int) -> Any:
+    async def _start_policy(self, episode: Episode) -> Any:
         try:
-            return await self.policy.start_episode(self.spec, seed)
-        except PolicyError:
-            raise
+            return await self.policy.start_episode(self.spec, episode.seed)
+        except PolicyError as exc:
+            raise PolicyFailure(episode, exc) from exc
         except Exception as exc:  # a policy bug: recorded as this episode's failure
-            raise PolicyError(f"{type(exc).__name__}: {exc}") from exc
+            error = PolicyError(f"{type(exc).__name__}: {exc}")
+            raise PolicyFailure(episode, error) from exc
 
     async def _decide(self, episode: Episode, policy: Any, observation: Observation) -> Decision:
         assert self._stop is not None
@@ -291,12 +295,12 @@ class EvalRunner:
         try:
             decision = await self._decide(episode, policy, observation)
         except PolicyError as exc:
-            if exc.decision is not None:  # the prompt and the failed LM call are recorded
-                step = self._failed_step(episode, exc, observation, index, started_at, t0)
-                episode.add_step(step)
-                exc.failed_step = step  # type: ignore[attr-defined]
-                exc.failed_images = observation.images  # type: ignore[attr-defined]
-            raise
+            if exc.decision is None:
+                raise PolicyFailure(episode, exc) from exc
+            # the prompt and the failed LM call are recorded as the episode's last step
+            step = self._failed_step(episode, exc, observation, index, started_at, t0)
+            episode.add_step(step)
+            raise PolicyFailure(episode, exc, step, observation.images) from exc
         t1 = time.perf_counter()
         outcome: StepOutcome = await self._in_env(env_episode, "step", decision.tool_calls)
         t2 = time.perf_counter()
@@ -362,6 +366,24 @@ class EvalRunner:
 
 class _EnvError(Exception):
     """The environment raised while stepping (the episode is recorded as failed)."""
+
+
+class PolicyFailure(Exception):
+    """The policy failed in an episode: its error and, when the error carried the policy's
+    :class:`~vlmforge.components.Decision`, the failed step to record (with its frames)."""
+
+    def __init__(
+        self,
+        episode: Episode,
+        error: PolicyError,
+        step: Step | None = None,
+        images: list[PngImage] | None = None,
+    ):
+        super().__init__(str(error))
+        self.episode: Episode = episode
+        self.error: PolicyError = error
+        self.step: Step | None = step
+        self.images: list[PngImage] = list(images or [])
 
 
 def _decided_step(

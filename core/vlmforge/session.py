@@ -1,8 +1,9 @@
 """Runs in a trace store as a library: describe a run, start it or resume it, play its seeds.
 
-This is what ``vlmforge eval`` does for each policy, without the command line: the CLI and
-trainers that roll out episodes (``grpo``) call the same functions, so every rollout is a run
-like any other (resumable, filterable, exportable).
+This is what ``vlmforge eval`` does for each policy, without the command line: the eval
+session (:class:`vlmforge.eval_session.EvalSession`, behind the CLI) and trainers that roll out
+episodes (``grpo``) call the same functions, so every rollout is a run like any other
+(resumable, filterable, exportable).
 """
 
 from __future__ import annotations

@@ -24,9 +24,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from vlmforge.config import StrictModel, TomlSource, load_toml, merge, validate
+from vlmforge.config import ComponentSection, StrictModel, TomlSource, load_command_config
 from vlmforge.errors import ConfigError
 from vlmforge_serve.wire import DEFAULT_MAX_BODY_BYTES
 
@@ -52,19 +52,16 @@ class ServeSettings(StrictModel):
     log_level: str = Field("warning", description="uvicorn's log level.")
 
 
-class EnvSection(StrictModel):
-    """The ``[env]`` table: ``name`` plus the environment's own settings."""
+class EnvSection(ComponentSection):
+    """The ``[env]`` table: ``name`` plus the environment's own settings (``name`` may come from
+    ``--env`` instead)."""
 
-    model_config = ConfigDict(extra="allow")
-    name: str | None = Field(None, description="The environment to serve (--env).")
-
-    def settings(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+    name: str | None = Field(None, description="The environment to serve (--env).")  # type: ignore[assignment]
 
 
 class ServeFile(StrictModel):
-    serve: ServeSettings = Field(default_factory=ServeSettings)
-    env: EnvSection = Field(default_factory=EnvSection)
+    serve: ServeSettings = Field(default_factory=lambda: ServeSettings())
+    env: EnvSection = Field(default_factory=lambda: EnvSection())
 
 
 def resolve(
@@ -74,15 +71,18 @@ def resolve(
 
     Returns (serve settings, env name, env settings, the parsed file for error messages).
     """
-    source = load_toml(config_file) if config_file else None
     flags = {k: v for k, v in serve_flags.items() if v is not None}
-    data = merge(source.data if source else {}, {"serve": flags})
-    file_env = data.get("env") if isinstance(data.get("env"), dict) else {}
-    if env_name and file_env.get("name") not in (None, env_name):
-        file_env = {}  # --env names another environment: the file's settings are for the other
-    data["env"] = {**file_env, **({"name": env_name} if env_name else {})}
-    where = str(source.path) if source else "command line"
-    parsed = validate(ServeFile, data, where, toml=source)
+
+    def choose_env(data: dict[str, Any]) -> dict[str, Any]:
+        table = data.get("env")
+        file_env: dict[str, Any] = table if isinstance(table, dict) else {}
+        if env_name and file_env.get("name") not in (None, env_name):
+            file_env = {}  # --env names another environment: the file's settings are for the other
+        data["env"] = {**file_env, **({"name": env_name} if env_name else {})}
+        return data
+
+    loaded = load_command_config(ServeFile, config_file, {"serve": flags}, prepare=choose_env)
+    parsed, source, where = loaded.config, loaded.source, loaded.where
     if not parsed.env.name:
         raise ConfigError(
             "no environment to serve: pass --env NAME (see `vlmforge plugins`) or set "

@@ -41,6 +41,7 @@ class SqliteStore(PeeweeTraceStore):
     """``--store sqlite`` (``--trace-db PATH`` sets ``path``)."""
 
     config_model = SqliteStoreConfig
+    read_settings = {"cache_mib": 2.0}  # opened for streaming reads (filter): a small page cache
 
     @classmethod
     def exists(cls, config: SqliteStoreConfig) -> bool:

@@ -3,7 +3,16 @@ from pathlib import Path
 import pytest
 from pydantic import Field
 
-from vlmforge.config import StrictModel, load_model, load_toml, merge, validate
+from vlmforge.config import (
+    ComponentSection,
+    StoreSection,
+    StrictModel,
+    load_command_config,
+    load_model,
+    load_toml,
+    merge,
+    validate,
+)
 from vlmforge.errors import ConfigError
 
 
@@ -73,3 +82,38 @@ def test_validate_without_file_uses_where():
 
 def test_merge_is_deep_and_skips_none():
     assert merge({"a": {"b": 1, "c": 2}}, {"a": {"b": 3}, "d": None}) == {"a": {"b": 3, "c": 2}}
+
+
+class Command(StrictModel):
+    seeds: str = "0"
+    env: ComponentSection | None = None
+    store: StoreSection = StoreSection()
+
+
+def test_load_command_config_file_prepare_then_flags(tmp_path):
+    path = write(tmp_path, 'seeds = "0-3"\n[env]\nname = "crafter"\nsize = 64\n')
+
+    def prepare(data):
+        assert data["seeds"] == "0-3"  # the file, before the flags
+        data["env"] = {**data["env"], "size": 32}
+        return data
+
+    loaded = load_command_config(Command, path, {"seeds": "5", "store": None}, prepare=prepare)
+    assert loaded.source is not None and loaded.where == str(path)
+    config = loaded.config
+    assert config.seeds == "5" and config.env is not None
+    assert (config.env.name, config.env.settings()) == ("crafter", {"size": 32})
+    assert (config.store.name, config.store.settings()) == ("sqlite", {})
+    again = load_command_config(Command, load_toml(path))  # an already-read file
+    assert again.config.seeds == "0-3" and again.source is not None
+
+
+def test_load_command_config_errors_name_the_source(tmp_path):
+    path = write(tmp_path, '[env]\nname = ""\n\n[sotre]\nname = "x"\n')
+    with pytest.raises(ConfigError) as exc:
+        load_command_config(Command, path)
+    msg = str(exc.value)
+    assert f"{path}, line 2: env.name" in msg
+    assert f"{path}, line 4: unknown key 'sotre'. Did you mean 'store'?" in msg
+    with pytest.raises(ConfigError, match=r"^invalid config:\n  my flags: seeds: "):
+        load_command_config(Command, None, {"seeds": 3}, where="my flags")

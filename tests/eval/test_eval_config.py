@@ -8,9 +8,11 @@ import pytest
 
 from tests.conftest import run_cli
 from vlmforge.components_build import build_component
+from vlmforge.config import StrictModel
 from vlmforge.errors import ConfigError
 from vlmforge.eval_config import load_eval_config
 from vlmforge.plugins import get_registry
+from vlmforge.registry import ComponentSpec, Registry
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("eval_*.toml"))
 
@@ -89,6 +91,14 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
     assert other.policy.name == "openai" and other.policy.settings() == {"model": "gpt-4o"}
 
 
+def test_store_name_defaults_to_sqlite(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, '[env]\nname="crafter"\n[policy]\nname="random"\n[store]\npath="x.db"\n'
+    )
+    store = load_eval_config(str(path), _flags()).config.store
+    assert (store.name, store.settings()) == ("sqlite", {"path": "x.db"})
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -107,8 +117,8 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
         ('[policy]\nname="random"\n', ["no environment", "--env NAME"]),
         ('[env]\nname="crafter"\n', ["no policy", "--policy NAME"]),
         (
-            '[env]\nname="crafter"\n[policy]\nname="random"\n[store]\npath="x.db"\n',
-            ["store.name", "Field required"],
+            '[env]\nname="crafter"\n[policy]\nname="random"\n[store]\nname=""\n',
+            ["eval.toml, line 6", "store.name", "at least 1 character"],
         ),
     ],
 )
@@ -165,3 +175,37 @@ def test_cli_errors(tmp_path: Path) -> None:
         db,
     )
     assert proc.returncode == 2 and "concurrency" in proc.stderr
+
+
+class _UrlsConfig(StrictModel):
+    env_urls: list[str]
+
+
+class _LabEnv:
+    """An in-house environment reached over the network: it takes ``env_urls``."""
+
+    config_model = _UrlsConfig
+
+
+def _lab_registry() -> Registry:
+    registry = Registry()
+    registry.add(get_registry().get("environment", "crafter"))
+    registry.add(ComponentSpec(kind="environment", name="lab", factory=_LabEnv, plugin="lab"))
+    return registry
+
+
+def test_env_url_fills_env_urls_of_the_environment_that_takes_it() -> None:
+    registry = _lab_registry()
+    urls = ("http://h1:8000", "http://h2:8000")
+    named = load_eval_config(
+        None, {"env": "lab", "env_urls": urls, "policy": "random"}, registry=registry
+    )
+    assert named.config.env is not None and named.config.env.name == "lab"
+    assert named.config.env.settings() == {"env_urls": list(urls)}
+    # no --env: the one installed environment that takes env_urls (no name is built in)
+    alone = load_eval_config(None, {"env_urls": urls[:1], "policy": "random"}, registry=registry)
+    assert alone.config.env is not None and alone.config.env.name == "lab"
+    with pytest.raises(ConfigError, match=r"--env-url is for --env lab .*not --env crafter"):
+        load_eval_config(
+            None, {"env": "crafter", "env_urls": urls, "policy": "random"}, registry=registry
+        )

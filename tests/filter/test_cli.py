@@ -40,7 +40,6 @@ def test_every_config_key_from_a_file(crafted_db, tmp_path, cli):
     cfg.write_text(
         f"""
 trace_dbs = ["{crafted_db}"]
-store = "sqlite"
 output_dir = "{out}"
 exporter = "openai-sft"
 val_fraction = 0.25
@@ -51,7 +50,8 @@ dedupe = false
 overwrite = false
 progress = false
 
-[store_options]
+[store]
+name = "sqlite"
 busy_timeout_s = 5.0
 
 [[filters]]
@@ -175,9 +175,9 @@ def test_input_errors(crafted_db, tmp_path, cli):
     result = cli("filter", "--trace-db", str(crafted_db), "--val-fraction", "1.0")
     assert result.returncode == 2 and "val_fraction" in result.stderr
     cfg = tmp_path / "s.toml"
-    cfg.write_text("[store_options]\nbusy_timeout_s = -1\n")
+    cfg.write_text("[store]\nbusy_timeout_s = -1\n")
     result = cli("filter", "--config", str(cfg), "--trace-db", str(crafted_db))
-    assert result.returncode == 2 and "busy_timeout_s" in result.stderr
+    assert result.returncode == 2 and "line 2: store.busy_timeout_s" in result.stderr
 
 
 def test_an_existing_export_is_never_clobbered(crafted_db, tmp_path, cli):

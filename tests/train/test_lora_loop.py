@@ -14,7 +14,6 @@ pytest.importorskip("trl")
 
 from vlmforge import __version__
 from vlmforge.toolcalls import parse_tool_calls_from_text
-from vlmforge.trace import Run
 
 
 def _config(tmp_path: Path, tiny_model: Path, export_dir: Path) -> Path:
@@ -97,7 +96,7 @@ def test_lora_train_resume_and_play(tmp_path: Path, cli, tiny_model: Path, expor
 def _play(db: Path, train_out: Path) -> None:
     """The hf policy (base from the adapter's config + adapter) plays 3 episodes, 3 at once."""
     from vlmforge.plugins import get_registry
-    from vlmforge.runner import EvalRunner, new_id
+    from vlmforge.session import describe_run, open_run, play
 
     registry = get_registry()
     env = registry.create("environment", "crafter", {"max_steps": 6})
@@ -106,25 +105,18 @@ def _play(db: Path, train_out: Path) -> None:
     )
     spec = env.spec()
     store = registry.create("store", "sqlite", {"path": str(db)})
-    run = Run(
-        id=new_id(),
-        name="hf-tiny",
-        vlmforge_version=__version__,
+    run = describe_run(
+        "hf-tiny",
         env_name="crafter",
-        env_config=env.config_dict(),
+        env=env,
+        spec=spec,
         policy_name="hf",
-        policy_config=policy.describe(),
-        model=policy.model_name(),
+        policy=policy,
         seeds=[0, 1, 2],
-        tools=spec.tools,
-        system_prompt=spec.system_prompt,
     )
-    store.create_run(run)
-    runner = EvalRunner(
-        env=env, spec=spec, policy=policy, store=store, run=run, seeds=[0, 1, 2], concurrency=3
-    )
+    opened = open_run(store, run, resume=False)
     try:
-        asyncio.run(runner.run())
+        asyncio.run(play(opened, env=env, spec=spec, policy=policy, store=store, concurrency=3))
         episodes = list(store.episodes([run.id]))
         assert len(episodes) == 3
         assert all(e.status == "done" and e.steps > 0 for e in episodes)

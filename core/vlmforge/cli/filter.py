@@ -59,16 +59,13 @@ def command(
 ) -> None:
     """Filter traces, build rows, dedupe, split by episode and export (train/val + stats)."""
     from vlmforge.cli.options import load_registry
-    from vlmforge.cli.output import console
-    from vlmforge.config import load_toml, merge, validate
+    from vlmforge.cli.output import console, error_console
+    from vlmforge.config import load_command_config
     from vlmforge.dataset.config import FilterConfig
     from vlmforge.dataset.pipeline import STATS_FILE, run_filter
 
-    toml = load_toml(config_path) if config_path else None
-    data: dict[str, Any] = dict(toml.data) if toml else {}
     overrides: dict[str, Any] = {
         "trace_dbs": list(trace_dbs) or None,
-        "store": store,
         "exporter": exporter,
         "output_dir": output_dir,
         "val_fraction": val_fraction,
@@ -77,18 +74,26 @@ def command(
         "progress": False if no_progress else None,
     }
     reorder = False
-    if filters:
-        listed = data.get("filters", [])
-        by_name = {e.get("name"): e for e in listed if isinstance(e, dict)}
-        chosen = [by_name.get(name, {"name": name}) for name in filters]
-        reorder = chosen != listed
-        data["filters"] = chosen
-    data = merge(data, overrides)
-    where = str(toml.path) if toml else "command line"
-    cfg = validate(FilterConfig, data, where, toml=toml)
+
+    def prepare(data: dict[str, Any]) -> dict[str, Any]:
+        nonlocal reorder
+        if filters:
+            listed = data.get("filters", [])
+            by_name = {e.get("name"): e for e in listed if isinstance(e, dict)}
+            chosen = [by_name.get(name, {"name": name}) for name in filters]
+            reorder = chosen != listed
+            data["filters"] = chosen
+        if store:  # --store NAME: the file's [store] settings are kept only for that store
+            given = data.get("store")
+            table: dict[str, Any] = given if isinstance(given, dict) else {}
+            data["store"] = {**(table if table.get("name", store) == store else {}), "name": store}
+        return data
+
+    loaded = load_command_config(FilterConfig, config_path, overrides, prepare=prepare)
+    cfg, toml = loaded.config, loaded.source
     registry = load_registry(plugins_dirs)
     # line numbers of [[filters]] settings are only meaningful in the file's own order
-    stats = run_filter(cfg, registry, toml=None if reorder else toml)
+    stats = run_filter(cfg, registry, toml=None if reorder else toml, console=error_console())
     if as_json:
         click.echo(json.dumps(stats.as_dict(), indent=2))
         return

@@ -51,7 +51,7 @@ def command(
         --output-dir runs/sft
     """
     from vlmforge.cli.output import console
-    from vlmforge.config import TomlSource, load_toml, merge, validate
+    from vlmforge.config import TomlSource, load_command_config, load_toml
     from vlmforge.errors import ConfigError
 
     overrides: dict[str, Any] = {
@@ -62,24 +62,25 @@ def command(
         "max_steps": max_steps,
         "epochs": epochs,
     }
-    source: TomlSource | None = None
-    data: dict[str, Any] = {}
-    if config_path:
-        source = load_toml(config_path)
-        data = dict(source.data)
-    file_trainer = data.pop("trainer", None)
+    source: TomlSource | None = load_toml(config_path) if config_path else None
+    file_trainer = source.data.get("trainer") if source else None
     if file_trainer is not None and not isinstance(file_trainer, str):
         raise ConfigError(f"{config_path}: trainer: expected a trainer name, got {file_trainer!r}")
     name = trainer or file_trainer or DEFAULT_TRAINER
     registry = load_registry(plugins_dirs)
     spec = registry.get("trainer", name)
     factory = spec.load()
-    settings = merge(data, overrides)
-    where = str(source.path) if source else f"trainer '{name}' flags"
     model_cls = getattr(factory, "config_model", None)
     if model_cls is None:
         raise ConfigError(f"trainer '{name}' (plugin {spec.plugin}) declares no config model.")
-    config = validate(model_cls, settings, where, toml=source)
+
+    def without_trainer(data: dict[str, Any]) -> dict[str, Any]:
+        data.pop("trainer", None)  # the command's key; the rest are the trainer's settings
+        return data
+
+    config = load_command_config(
+        model_cls, source, overrides, prepare=without_trainer, where=f"trainer '{name}' flags"
+    ).config
     summary = factory(config).train()
     out = console()
     out.print(f"[bold green]trained[/] with {name}: {summary.get('steps')} steps", markup=True)

@@ -5,22 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from vlmforge.config import StrictModel
+from vlmforge.config import ComponentSection, StoreSection, StrictModel
 
-SQLITE_READ_CACHE_MIB = 2.0
+NEW_STORE_FORM = '[store] name = "sqlite" with the store\'s settings in the same table'
 
 
-class FilterEntry(StrictModel):
+class FilterEntry(ComponentSection):
     """One ``[[filters]]`` table: ``name`` plus the filter's own settings (validated by it)."""
-
-    model_config = ConfigDict(extra="allow", validate_default=True)
 
     name: str = Field(description="A registered filter name (see `vlmforge plugins`).")
 
-    def settings(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+
+class FilterStore(StoreSection):
+    """The filter's ``[store]``: ``name`` + the store's settings; the paths are ``trace_dbs``."""
+
+    @model_validator(mode="after")
+    def _no_path(self) -> FilterStore:
+        if "path" in self.settings():
+            raise ValueError(
+                "the filter reads the databases in trace_dbs (--trace-db); drop [store] path "
+                "and list the files in trace_dbs = [...]"
+            )
+        return self
 
 
 class RowsConfig(StrictModel):
@@ -65,18 +73,20 @@ class FilterConfig(StrictModel):
     trace_dbs: list[Path] = Field(
         default_factory=list, description="Trace databases to read (merged). --trace-db"
     )
-    store: str = Field("sqlite", description="The trace store component. --store")
-    store_options: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Extra settings for the store (besides its path). For the bundled sqlite "
-        "store, cache_mib defaults to 2 here: a stream of reads needs no big page cache.",
+    store: FilterStore = Field(
+        default_factory=lambda: FilterStore(),
+        description="[store]: name (default sqlite, --store) + the store's settings (not path: "
+        "the paths are trace_dbs). A store opened for reading gets its read_settings first.",
+    )
+    store_options: None = Field(
+        None, exclude=True, description="Old form, refused: the settings go in [store]."
     )
     filters: list[FilterEntry] = Field(
         default_factory=lambda: [FilterEntry(name="status")],
         description="Filters in order; [[filters]] tables with name + settings. --filter",
     )
     dedupe: bool = Field(True, description="Drop rows with the same (frames, text, action).")
-    rows: RowsConfig = Field(default_factory=RowsConfig)
+    rows: RowsConfig = Field(default_factory=lambda: RowsConfig())
     exporter: str = Field("openai-sft", description="The exporter component. --exporter")
     exporter_options: dict[str, Any] = Field(
         default_factory=dict, description="Settings for the exporter (validated by it)."
@@ -93,11 +103,19 @@ class FilterConfig(StrictModel):
     shuffle: bool = Field(True, description="Shuffle rows (seeded) within each split.")
     progress: bool = Field(True, description="Show a progress bar over episodes.")
 
-    @model_validator(mode="after")
-    def _small_sqlite_cache(self) -> FilterConfig:
-        if self.store == "sqlite" and "cache_mib" not in self.store_options:
-            self.store_options = {**self.store_options, "cache_mib": SQLITE_READ_CACHE_MIB}
-        return self
+    @field_validator("store", mode="before")
+    @classmethod
+    def _store_is_a_table(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError(f'store = "{value}" is the old form; write {NEW_STORE_FORM}')
+        return value
+
+    @field_validator("store_options", mode="before")
+    @classmethod
+    def _no_store_options(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        raise ValueError(f"[store_options] is the old form; write {NEW_STORE_FORM}")
 
     @model_validator(mode="after")
     def _unique_filter_names(self) -> FilterConfig:

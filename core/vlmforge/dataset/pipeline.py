@@ -22,7 +22,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
 from vlmforge.components import Exporter, Filter
+from vlmforge.components_build import build_component
 from vlmforge.config import TomlSource, validate
 from vlmforge.dataset.chain import FilterChain
 from vlmforge.dataset.config import FilterConfig
@@ -36,6 +39,7 @@ from vlmforge.errors import ConfigError
 
 STATS_FILE = "filter_stats.json"
 STORE_PATH_KEY = "path"
+READ_SETTINGS = "read_settings"  # a store factory's settings for streaming reads (optional)
 
 
 def build_filters(
@@ -68,13 +72,16 @@ def build_exporter(cfg: FilterConfig, registry: Any, toml: TomlSource | None = N
     return spec.load()(settings)
 
 
-def open_source(cfg: FilterConfig, registry: Any) -> Source:
-    """One store per trace database, merged."""
+def open_source(cfg: FilterConfig, registry: Any, toml: TomlSource | None = None) -> Source:
+    """One store per trace database, merged, each opened for reading: the store's own
+    ``read_settings`` (if it declares any), then the ``[store]`` settings, then the path."""
     if not cfg.trace_dbs:
         raise ConfigError(
             "no trace database given: pass --trace-db PATH (repeatable) or set "
             "trace_dbs = [...] in the filter config."
         )
+    read_settings = dict(getattr(registry.get("store", cfg.store.name).load(), READ_SETTINGS, {}))
+    where = str(toml.path) if toml else "[store]"
     stores, labels = [], []
     try:
         for db in cfg.trace_dbs:
@@ -83,8 +90,18 @@ def open_source(cfg: FilterConfig, registry: Any) -> Source:
                     f"trace database '{db}' does not exist (--trace-db / trace_dbs). "
                     f"Record one with `vlmforge eval` first."
                 )
-            settings = {**cfg.store_options, STORE_PATH_KEY: str(db)}
-            stores.append(registry.create("store", cfg.store, settings, source="store_options"))
+            settings = {**read_settings, **cfg.store.settings(), STORE_PATH_KEY: str(db)}
+            stores.append(
+                build_component(
+                    registry,
+                    "store",
+                    cfg.store.name,
+                    settings,
+                    where=where,
+                    toml=toml,
+                    prefix=("store",),
+                )
+            )
             labels.append(str(db))
     except BaseException:
         for store in stores:
@@ -108,10 +125,10 @@ def check_output_dir(cfg: FilterConfig) -> None:
 
 
 class _Progress:
-    """A rich progress bar on stderr, or nothing."""
+    """A rich progress bar on ``console`` (default: a new stderr console), or nothing."""
 
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
+    def __init__(self, enabled: bool, console: Console | None = None):
+        self.enabled, self.console = enabled, console
         self._progress: Any = None
 
     def __enter__(self) -> _Progress:
@@ -124,14 +141,12 @@ class _Progress:
                 TimeRemainingColumn,
             )
 
-            from vlmforge.cli.output import error_console
-
             self._progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),
-                console=error_console(),
+                console=self.console or Console(stderr=True, highlight=False, soft_wrap=True),
                 transient=False,
             )
             self._progress.__enter__()
@@ -151,13 +166,22 @@ class _Progress:
             self._progress.advance(task)
 
 
-def run_filter(cfg: FilterConfig, registry: Any, toml: TomlSource | None = None) -> FilterStats:
-    """Filter, build rows, dedupe, split and export; returns the stats (also written to disk)."""
+def run_filter(
+    cfg: FilterConfig,
+    registry: Any,
+    toml: TomlSource | None = None,
+    *,
+    console: Console | None = None,
+) -> FilterStats:
+    """Filter, build rows, dedupe, split and export; returns the stats (also written to disk).
+
+    With ``cfg.progress`` a progress bar is drawn on ``console`` (default: a stderr console).
+    """
     started = time.perf_counter()
     check_output_dir(cfg)
     chain = FilterChain(build_filters(cfg, registry, toml))
     exporters = {s: build_exporter(cfg, registry, toml) for s in ("train", "val")}
-    source = open_source(cfg, registry)
+    source = open_source(cfg, registry, toml)
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
     staging = cfg.output_dir / f".vlmforge-filter-{os.getpid()}"
     if staging.exists():
@@ -166,7 +190,7 @@ def run_filter(cfg: FilterConfig, registry: Any, toml: TomlSource | None = None)
     stats = FilterStats(sources=list(source.labels), exporter=cfg.exporter)
     stats.settings = json.loads(cfg.model_dump_json())
     try:
-        with contextlib.closing(source), _Progress(cfg.progress) as progress:
+        with contextlib.closing(source), _Progress(cfg.progress, console) as progress:
             spool = Spool(staging)
             try:
                 keys, strata = _pass_one(cfg, source, chain, spool, stats, progress, staging)
