@@ -80,12 +80,13 @@ def url_of(sock: socket.socket) -> str:
 
 def build_app(plan: WorkerPlan) -> Any:
     """The ASGI app for ``plan`` (raises ConfigError on bad settings or a missing API key)."""
-    from vlmforge.cli.options import load_registry
+    from vlmforge.plugins import get_registry
     from vlmforge_serve.app import create_app
     from vlmforge_serve.hosting import EnvHost
 
     api_key = read_api_key(plan.settings.api_key_env)
-    registry = load_registry(plan.plugins_dirs)
+    # The parent process (`vlmforge serve`) has already reported plugins that failed to load.
+    registry = get_registry(plan.plugins_dirs)
     component = registry.get("environment", plan.env_name)
     host = EnvHost(component, plan.env_config, source=plan.config_source)
     return create_app(host, plan.settings, api_key=api_key)

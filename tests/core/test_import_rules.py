@@ -27,14 +27,7 @@ _REGISTERED = re.compile(r"^(vlmforge_\w+)(\.\w+)*:\w+$")  # "vlmforge_x.module:
 
 # Known violations owned by other slices of issue 16, each to be deleted when fixed. Keep the
 # rule strict: add nothing here without a comment saying who removes it.
-ALLOWED: set[tuple[str, str]] = {
-    # The session helper removes this import (the filter pipeline reporting through the CLI's
-    # console); the lead deletes this entry at merge.
-    ("core/vlmforge/dataset/pipeline.py", "vlmforge.cli.output"),
-    # serve's worker processes build their registry with the CLI's load_registry (which prints
-    # plugin failures); build_app should take the registry or use vlmforge.plugins instead.
-    ("plugins/vlmforge_serve/workers.py", "vlmforge.cli.options"),
-}
+ALLOWED: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
