@@ -115,7 +115,7 @@ def validate(
     where: str,
     *,
     toml: TomlSource | None = None,
-    prefix: tuple[str, ...] = (),
+    prefix: tuple[str | int, ...] = (),
 ) -> M:
     """Validate ``data`` against ``model``; on failure raise one ConfigError listing every problem.
 
@@ -130,7 +130,7 @@ def validate(
 
 
 def _describe_error(
-    err: Any, model: type[BaseModel], where: str, toml: TomlSource | None, prefix: tuple[str, ...]
+    err: Any, model: type[BaseModel], where: str, toml: TomlSource | None, prefix: tuple[Any, ...]
 ) -> str:
     loc = tuple(prefix) + tuple(err["loc"])
     key = ".".join(str(part) for part in loc) or "(top level)"

@@ -151,12 +151,13 @@ def load_eval_config(path: str | None, overrides: dict[str, Any]) -> LoadedEvalC
     }
     data = merge(data, top)
     if overrides.get("env"):
-        env = data.get("env") if isinstance(data.get("env"), dict) else {}
+        env = data["env"] if isinstance(data.get("env"), dict) else {}
         if env.get("name") != overrides["env"]:
-            env, _ = {}, overridden.add("env")
+            env = {}
+            overridden.add("env")
         data["env"] = {**env, "name": overrides["env"]}
     if overrides.get("env_urls"):  # --env-url (repeatable): the servers of --env remote
-        env = data.get("env") if isinstance(data.get("env"), dict) else {"name": "remote"}
+        env = data["env"] if isinstance(data.get("env"), dict) else {"name": "remote"}
         if env.get("name") != "remote":
             raise ConfigError(
                 f"--env-url is for --env remote (environments served by `vlmforge serve`), "
@@ -164,7 +165,7 @@ def load_eval_config(path: str | None, overrides: dict[str, Any]) -> LoadedEvalC
             )
         data["env"] = {**env, "env_urls": list(overrides["env_urls"])}
     if overrides.get("policy"):
-        current = data.get("policy") if isinstance(data.get("policy"), dict) else {}
+        current = data["policy"] if isinstance(data.get("policy"), dict) else {}
         if current.get("name") != overrides["policy"] or "policies" in data:
             current = {}
             overridden.add("policy")
@@ -179,7 +180,7 @@ def load_eval_config(path: str | None, overrides: dict[str, Any]) -> LoadedEvalC
             data["policy"]["model"] = overrides["model"]
         else:
             raise ConfigError("--model needs a policy: add --policy NAME or a [policy] table.")
-    store = data.get("store") if isinstance(data.get("store"), dict) else None
+    store = data["store"] if isinstance(data.get("store"), dict) else None
     if overrides.get("store") and (store is None or store.get("name") != overrides["store"]):
         store = {"name": overrides["store"]}
         overridden.add("store")

@@ -31,8 +31,8 @@ from vlmforge.errors import ConfigError, VlmforgeError
 from vlmforge.seeds import parse_seeds
 
 STAGES = ("eval", "filter", "model", "train", "rl", "heldout")
-DEFAULT_STAGES = ("eval", "filter", "model", "train", "heldout")
 Stage = Literal["eval", "filter", "model", "train", "rl", "heldout"]
+DEFAULT_STAGES: tuple[Stage, ...] = ("eval", "filter", "model", "train", "heldout")
 ROWS = ("random", "teacher", "base", "sft", "sft+rl")
 Row = Literal["random", "teacher", "base", "sft", "sft+rl"]
 RL_TRAINER = "grpo"
@@ -299,7 +299,7 @@ def rl_config(
 def hf_settings(config: PipelineConfig) -> dict[str, Any]:
     """The ``hf`` policy settings of the base and sft rows: the export's tool setting (the
     prompt the model was trained on), then ``[heldout.hf]``."""
-    rows = config.filter.get("rows") if isinstance(config.filter.get("rows"), dict) else {}
+    rows = config.filter["rows"] if isinstance(config.filter.get("rows"), dict) else {}
     return {"tools_in_prompt": bool(rows.get("include_tools", True)), **config.heldout.hf}
 
 

@@ -19,6 +19,7 @@ and not loaded.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import sys
@@ -78,7 +79,7 @@ class PluginHost:
             if dist is not None:
                 info.distribution = dist.metadata["Name"]
                 info.version = dist.version
-            self._register_module(info, lambda ep=ep: _load_entry_point(ep))
+            self._register_module(info, functools.partial(_load_entry_point, ep))
 
     def add_plugins_dir(self, directory: str | Path) -> None:
         """Load every ``*.py`` file (not starting with ``_``) in ``directory`` as a plugin."""
@@ -100,7 +101,7 @@ class PluginHost:
                 distribution="(plugins-dir)",
                 location=str(file.resolve()),
             )
-            self._register_module(info, lambda file=file: _load_file(file))
+            self._register_module(info, functools.partial(_load_file, file))
         self._registry = None
 
     def _register_module(self, info: PluginInfo, load: Callable[[], ModuleType]) -> None:

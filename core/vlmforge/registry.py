@@ -70,7 +70,7 @@ class ComponentSpec:
     description: str = ""
     requires: tuple[str, ...] = ()
     install_hint: str | None = None
-    _loaded: Callable[..., Any] | None = field(default=None, repr=False)
+    _loaded: Any = field(default=None, repr=False)
 
     def missing_requirements(self) -> list[str]:
         """Modules in ``requires`` that cannot be found (checked without importing them)."""
@@ -88,7 +88,7 @@ class ComponentSpec:
     def available(self) -> bool:
         return not self.missing_requirements()
 
-    def load(self) -> Callable[..., Any]:
+    def load(self) -> Any:
         """Import (if needed) and return the factory, or raise ComponentUnavailableError."""
         if self._loaded is not None:
             return self._loaded

@@ -284,7 +284,7 @@ class _Eval:
 
         if not done:
             return
-        summaries = [p.summary for p in done]
+        summaries = [p.summary for p in done if p.summary is not None]
         labels = [p.label for p in done]
         if len(done) == 1:
             self.out.print(summary_table(summaries[0]))
@@ -296,7 +296,7 @@ class _Eval:
         path = self.config.json_summary
         if not path:
             return
-        doc = {"version": 1, "runs": [p.summary | {"label": p.label} for p in done]}
+        doc = {"version": 1, "runs": [(p.summary or {}) | {"label": p.label} for p in done]}
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
