@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from vlmforge.components import ExporterFactory
 from vlmforge.hookspecs import hookimpl
+from vlmforge.registry import Register
 
 
 @hookimpl
-def register_exporters(register):  # type: ignore[no-untyped-def]
+def register_exporters(register: Register[ExporterFactory]) -> None:
     register(
         "openai-sft",
         "vlmforge_exporters.openai_sft:OpenAISFTExporter",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from vlmforge.components import PolicyFactory
 from vlmforge.hookspecs import hookimpl
+from vlmforge.registry import Register
 
 
 @hookimpl
-def register_policies(register):  # type: ignore[no-untyped-def]
+def register_policies(register: Register[PolicyFactory]) -> None:
     register(
         "random",
         "vlmforge_random.policy:RandomPolicy",

@@ -128,36 +128,39 @@ def signature_problems(impl: type, protocol: type) -> list[str]:
 
 
 def _parameter_problems(where: str, got: inspect.Signature, wanted: inspect.Signature) -> list:
+    """Whether every call the Protocol allows is a call ``got`` accepts."""
     problems = []
     have = list(got.parameters.values())
+    matched: set[str] = set()
     for i, param in enumerate(wanted.parameters.values()):
-        match = got.parameters.get(param.name)
-        if param.kind is param.POSITIONAL_ONLY or (match is None and param.kind is not param.KEYWORD_ONLY):
+        if param.kind in _POSITIONAL:
             match = have[i] if i < len(have) and have[i].kind in _POSITIONAL else None
+            name = match.name if match is not None else param.name
+            if name != param.name and param.kind is param.POSITIONAL_OR_KEYWORD:  # passed by name
+                problems.append(f"{where}: parameter {i} is {name!r}, not {param.name!r}")
+        else:
+            match = got.parameters.get(param.name)
+            if match is not None and match.kind not in (param.KEYWORD_ONLY, *_POSITIONAL):
+                match = None
         if match is None:
-            problems.append(f"{where} lacks parameter {param.name!r}")
+            problems.append(f"{where} lacks parameter {param.name!r} ({param.kind.description})")
             continue
-        if match.name != param.name and param.kind is not param.POSITIONAL_ONLY:
-            problems.append(f"{where}: parameter {i} is {match.name!r}, not {param.name!r}")
+        matched.add(match.name)
         if param.default is not param.empty and match.default is match.empty:
             problems.append(f"{where}: parameter {param.name!r} needs a default")
-        if param.kind is param.KEYWORD_ONLY and match.kind not in (
-            param.KEYWORD_ONLY,
-            param.POSITIONAL_OR_KEYWORD,
-        ):
-            problems.append(f"{where}: parameter {param.name!r} must be accepted by keyword")
-    extra = [p.name for p in have if p.name not in wanted.parameters and p.default is p.empty]
-    extra = [n for n in extra if n not in _positional_names(wanted)]
-    if extra and not any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in have):
+    extra = [
+        p.name
+        for p in have
+        if p.name not in matched
+        and p.default is p.empty
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if extra:
         problems.append(f"{where}: extra required parameters {extra}")
     return problems
 
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-
-
-def _positional_names(sig: inspect.Signature) -> set[str]:
-    return {p.name for p in sig.parameters.values() if p.kind in _POSITIONAL}
 
 
 def _returned_class(factory: type, method: str) -> type:
@@ -214,18 +217,58 @@ def test_bundled_store_says_where_it_lives(tmp_path: Path):
 
 
 class _Episode:
-    def reset(self) -> None: ...
+    def reset(self, seed: int) -> None: ...
     def step(self, calls: list) -> None: ...
     async def close(self) -> None: ...
+
+
+class _Store:
+    def episodes(self, run_ids: list | None = None, query: Any = None) -> None: ...
+    def record_step(self, step: Any, images: Any) -> None: ...
 
 
 def test_the_check_finds_wrong_names_missing_methods_and_async_mismatches():
     problems = signature_problems(_Episode, EnvEpisode)
     assert "_Episode.step: parameter 1 is 'calls', not 'tool_calls'" in problems
     assert "_Episode.close should be sync" in problems
-    assert "_Episode.reset" not in " ".join(problems)
+    assert "_Episode.reset: extra required parameters ['seed']" in problems
+    assert len(problems) == 3
     assert signature_problems(_Episode, AsyncEnvEpisode)[-3:] == [
         "_Episode.areset is missing",
         "_Episode.astep is missing",
         "_Episode.aclose is missing",
     ]
+    store = signature_problems(_Store, TraceStore)
+    assert "_Store.record_step lacks parameter 'episode' (positional or keyword)" in store
+    assert "_Store.episodes: parameter 'run_ids' needs a default" not in store
+    assert "_Store.runs is missing" in store
+
+
+REPO = Path(__file__).resolve().parents[2]
+_TYPED_PLUGIN = """
+from vlmforge.components import PolicyFactory
+from vlmforge.hookspecs import hookimpl
+from vlmforge.registry import Register
+from vlmforge_random.policy import RandomPolicy, RandomPolicyConfig
+
+
+@hookimpl
+def register_policies(register: Register[PolicyFactory]) -> None:
+    register("ok", RandomPolicy)
+    register("wrong", RandomPolicyConfig)
+"""
+
+
+@pytest.mark.slow
+def test_mypy_checks_a_typed_register_call_against_the_factory_protocol(tmp_path: Path):
+    api = pytest.importorskip("mypy.api")
+    plugin = tmp_path / "typed_plugin.py"
+    plugin.write_text(_TYPED_PLUGIN)
+    config = str(REPO / "pyproject.toml")
+    cache = str(tmp_path / "cache")
+    out, err, status = api.run(["--config-file", config, "--cache-dir", cache, str(plugin)])
+    assert status == 1, out + err
+    errors = [line for line in out.splitlines() if ": error:" in line]
+    assert len(errors) == 1, out
+    assert 'typed_plugin.py:11: error: Argument 2 to "__call__" of "Register"' in errors[0]
+    assert "type[RandomPolicyConfig]" in errors[0]
