@@ -15,17 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from pydantic import BaseModel
 
 from vlmforge import components
 from vlmforge.components import (
-    PROTOCOL_FOR_KIND,
     AsyncEnvEpisode,
     AsyncEnvironment,
     EnvEpisode,
     EpisodePolicy,
     TraceStore,
 )
+from vlmforge.conformance import factory_problems, signature_problems
 from vlmforge.env_workers import EnvBuild, EnvWorkerPool
 from vlmforge.plugins import PluginHost
 from vlmforge.registry import KINDS, ComponentSpec
@@ -98,71 +97,6 @@ def _bundled() -> list[ComponentSpec]:
 BUNDLED = _bundled()
 
 
-def protocol_methods(protocol: type) -> dict[str, Any]:
-    """The methods a Protocol declares (its own and its Protocol bases'), by name."""
-    found: dict[str, Any] = {}
-    for klass in reversed(protocol.__mro__):
-        if klass is object or not getattr(klass, "_is_protocol", False):
-            continue
-        for name, member in vars(klass).items():
-            if inspect.isfunction(member) and not name.startswith("_"):
-                found[name] = member
-    return found
-
-
-def signature_problems(impl: type, protocol: type) -> list[str]:
-    """How ``impl``'s methods differ from ``protocol``'s (empty when it conforms)."""
-    problems = []
-    for name, wanted in protocol_methods(protocol).items():
-        got = getattr(impl, name, None)
-        if got is None or not callable(got):
-            problems.append(f"{impl.__name__}.{name} is missing")
-            continue
-        if inspect.iscoroutinefunction(wanted) != inspect.iscoroutinefunction(got):
-            kind = "async" if inspect.iscoroutinefunction(wanted) else "sync"
-            problems.append(f"{impl.__name__}.{name} should be {kind}")
-        problems += _parameter_problems(
-            f"{impl.__name__}.{name}", inspect.signature(got), inspect.signature(wanted)
-        )
-    return problems
-
-
-def _parameter_problems(where: str, got: inspect.Signature, wanted: inspect.Signature) -> list:
-    """Whether every call the Protocol allows is a call ``got`` accepts."""
-    problems = []
-    have = list(got.parameters.values())
-    matched: set[str] = set()
-    for i, param in enumerate(wanted.parameters.values()):
-        if param.kind in _POSITIONAL:
-            match = have[i] if i < len(have) and have[i].kind in _POSITIONAL else None
-            name = match.name if match is not None else param.name
-            if name != param.name and param.kind is param.POSITIONAL_OR_KEYWORD:  # passed by name
-                problems.append(f"{where}: parameter {i} is {name!r}, not {param.name!r}")
-        else:
-            match = got.parameters.get(param.name)
-            if match is not None and match.kind not in (param.KEYWORD_ONLY, *_POSITIONAL):
-                match = None
-        if match is None:
-            problems.append(f"{where} lacks parameter {param.name!r} ({param.kind.description})")
-            continue
-        matched.add(match.name)
-        if param.default is not param.empty and match.default is match.empty:
-            problems.append(f"{where}: parameter {param.name!r} needs a default")
-    extra = [
-        p.name
-        for p in have
-        if p.name not in matched
-        and p.default is p.empty
-        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-    ]
-    if extra:
-        problems.append(f"{where}: extra required parameters {extra}")
-    return problems
-
-
-_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-
-
 def _returned_class(factory: type, method: str) -> type:
     """The class a method's return annotation names (resolved in the plugin's module)."""
     hints = typing.get_type_hints(getattr(factory, method))
@@ -179,14 +113,8 @@ def test_every_kind_has_bundled_components():
 @pytest.mark.parametrize("spec", BUNDLED, ids=lambda s: f"{s.kind}:{s.name}")
 def test_bundled_component_satisfies_its_protocol(spec: ComponentSpec) -> None:
     factory = spec.load()
-    model = getattr(factory, "config_model", None)
-    assert model is None or (inspect.isclass(model) and issubclass(model, BaseModel))
-    if model is not None:
-        inspect.signature(factory).bind(object())  # factory(config)
-    else:
-        inspect.signature(factory).bind()  # factory()
     assert inspect.isclass(factory), f"{spec.name}: bundled factories are classes"
-    assert signature_problems(factory, PROTOCOL_FOR_KIND[spec.kind]) == []
+    assert factory_problems(factory, spec.kind) == []
 
 
 @pytest.mark.parametrize(
@@ -272,3 +200,26 @@ def test_mypy_checks_a_typed_register_call_against_the_factory_protocol(tmp_path
     assert len(errors) == 1, out
     assert 'typed_plugin.py:11: error: Argument 2 to "__call__" of "Register"' in errors[0]
     assert "type[RandomPolicyConfig]" in errors[0]
+
+
+class _NeedsTwo:
+    config_model = None
+
+    def __init__(self, a: int, b: int) -> None: ...
+
+
+def _keep(item: Any) -> bool:
+    return True
+
+
+def test_factory_problems_checks_config_model_and_how_the_factory_is_called():
+    assert factory_problems(_keep, "filter") == []  # a plain function filter
+    assert factory_problems(_NeedsTwo, "filter")[0].startswith("_NeedsTwo() is not a valid call")
+    _NeedsTwo.config_model = dict  # type: ignore[assignment]
+    try:
+        assert factory_problems(_NeedsTwo, "filter") == [
+            "_NeedsTwo.config_model is <class 'dict'>, not a pydantic model class"
+        ]
+    finally:
+        _NeedsTwo.config_model = None
+    assert "_Episode.apply is missing" in factory_problems(_Episode, "filter")
