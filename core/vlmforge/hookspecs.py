@@ -30,18 +30,22 @@ failed with an error saying so.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 import pluggy
 
-from vlmforge.components import (
-    EnvironmentFactory,
-    ExporterFactory,
-    FilterFactory,
-    PolicyFactory,
-    TraceStoreFactory,
-    TrainerFactory,
-)
 from vlmforge.registry import Register
+
+if TYPE_CHECKING:  # kept off CLI start-up (vlmforge.components imports pydantic)
+    from vlmforge.components import (
+        EnvironmentFactory,
+        ExporterFactory,
+        FilterFactory,
+        PolicyFactory,
+        TraceStoreFactory,
+        TrainerFactory,
+    )
 
 hookspec = pluggy.HookspecMarker("vlmforge")
 hookimpl = pluggy.HookimplMarker("vlmforge")

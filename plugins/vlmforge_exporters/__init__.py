@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from vlmforge.components import ExporterFactory
+from typing import TYPE_CHECKING
+
 from vlmforge.hookspecs import hookimpl
 from vlmforge.registry import Register
+
+if TYPE_CHECKING:
+    from vlmforge.components import ExporterFactory
 
 
 @hookimpl
