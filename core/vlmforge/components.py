@@ -5,8 +5,9 @@ plugin registers is a *factory* (:data:`ComponentFactory`): a class or callable 
 ``config_model`` (a :class:`vlmforge.config.StrictModel`), built as ``factory(config)`` with the
 validated settings, or one without, built as ``factory()``. What the factory returns is an
 *instance* satisfying its kind's Protocol below: the methods the core's commands call.
-:mod:`vlmforge.trace` holds the data they exchange. ``tests/core/test_conformance.py`` checks
-every bundled component against these Protocols (at run time and under mypy).
+:mod:`vlmforge.trace` holds the data they exchange. :mod:`vlmforge.conformance` compares a
+component with its Protocol by signature; ``tests/core/test_conformance.py`` checks every bundled
+component that way and, under mypy, against the factory types at the end of this module.
 
 Environment and trace-store methods are synchronous (the runner calls them in worker threads so
 they never block the event loop, or awaits the ``a`` twins of an :class:`AsyncEnvironment`);
