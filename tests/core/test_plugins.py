@@ -1,6 +1,7 @@
 """The plugin manager: entry points, VLMFORGE_PLUGINS, --plugins-dir, failures, duplicates."""
 
 import json
+import sys
 
 import pytest
 
@@ -143,6 +144,7 @@ def test_hook_wrapper_is_rejected_with_a_clear_error_and_others_still_load():
     assert registry.get("policy", "random")
     assert info.module is None
     assert host.pm.get_plugin("wrapping") is None
+    assert sys.modules["vlmforge_plugins_dir.wrapping"].CALLS == []  # neither hook ran
     old_style = host.plugins["old_style_wrapping"].error
     assert "hook wrappers are not supported (register_commands)" in old_style
     assert [p.name for p in host.failures()] == ["old_style_wrapping", "wrapping"]
