@@ -1,12 +1,17 @@
 """The interfaces each kind of component provides.
 
-Components are registered by plugins through the hooks in :mod:`vlmforge.hookspecs` and built
-by the registry as ``factory(config)`` where ``config`` is an instance of the factory's
-``config_model`` (a :class:`vlmforge.config.StrictModel`). These Protocols are what the core's
-commands rely on; :mod:`vlmforge.trace` holds the data they exchange.
+Components are registered by plugins through the hooks in :mod:`vlmforge.hookspecs`. What a
+plugin registers is a *factory* (:data:`ComponentFactory`): a class or callable with a
+``config_model`` (a :class:`vlmforge.config.StrictModel`), built as ``factory(config)`` with the
+validated settings, or one without, built as ``factory()``. What the factory returns is an
+*instance* satisfying its kind's Protocol below: the methods the core's commands call.
+:mod:`vlmforge.trace` holds the data they exchange. :mod:`vlmforge.conformance` compares a
+component with its Protocol by signature; ``tests/core/test_conformance.py`` checks every bundled
+component that way and, under mypy, against the factory types at the end of this module.
 
 Environment and trace-store methods are synchronous (the runner calls them in worker threads so
-they never block the event loop); policy methods are ``async``.
+they never block the event loop, or awaits the ``a`` twins of an :class:`AsyncEnvironment`);
+policy methods are ``async``.
 """
 
 from __future__ import annotations
@@ -14,7 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from vlmforge.dataset.rows import Example
 
 from vlmforge.images import PngImage
 from vlmforge.trace import (
@@ -90,21 +100,40 @@ class Environment(Protocol):
     - ``io_bound = True``: the calls mostly wait on I/O, not on this machine's cores (the
       ``remote`` environment waits on HTTP), so the runner gives every episode in flight its
       own thread.
-    - ``async_calls = True``: the environment also offers ``async def astart(seed)`` and its
-      episodes ``areset``, ``astep`` and ``aclose``, which the runner awaits on its event loop
-      instead (:class:`vlmforge.env_workers.EnvWorkerPool`, whose calls only wait on worker
-      processes).
+    - ``async_calls = True``: the environment is an :class:`AsyncEnvironment`; the runner
+      awaits its ``a`` methods on its event loop instead.
     """
 
-    config_model: ClassVar[type]
-
-    def spec(self) -> EnvSpec: ...
+    def spec(self) -> EnvSpec:
+        """Tools, system prompt, action names and achievements (the same for every episode)."""
 
     def start(self, seed: int) -> EnvEpisode:
         """A fresh episode; the same seed always means the same world."""
 
     def config_dict(self) -> dict[str, Any]:
         """The resolved settings, recorded on the run."""
+
+    def close(self) -> None:
+        """Release what the environment holds (connections, worker processes). Idempotent."""
+
+
+class AsyncEnvEpisode(EnvEpisode, Protocol):
+    """An episode whose calls can also be awaited (each ``a`` method does what its twin does)."""
+
+    async def areset(self) -> Observation: ...
+    async def astep(self, tool_calls: Sequence[ToolCall]) -> StepOutcome: ...
+    async def aclose(self) -> None: ...
+
+
+class AsyncEnvironment(Environment, Protocol):
+    """An environment with ``async_calls = True`` whose calls only wait (on worker processes:
+    :class:`vlmforge.env_workers.EnvWorkerPool`): the runner awaits ``astart`` and the episodes'
+    ``areset``, ``astep`` and ``aclose`` on its event loop instead of using threads."""
+
+    async_calls: bool
+
+    async def astart(self, seed: int) -> AsyncEnvEpisode:
+        """:meth:`Environment.start` for the event loop."""
 
 
 # -- policies ------------------------------------------------------------------------------
@@ -126,13 +155,14 @@ class Decision:
 
 
 class EpisodePolicy(Protocol):
-    async def act(self, observation: Observation) -> Decision: ...
+    """A policy's state for one episode (from :meth:`Policy.start_episode`)."""
+
+    async def act(self, observation: Observation) -> Decision:
+        """The decision for ``observation``; raises :class:`PolicyError` to fail the episode."""
 
 
 class Policy(Protocol):
     """A policy or model provider (``--policy NAME``)."""
-
-    config_model: ClassVar[type]
 
     async def start_episode(self, env: EnvSpec, seed: int) -> EpisodePolicy:
         """Per-episode state (history, a seeded RNG). Called once per episode."""
@@ -140,9 +170,11 @@ class Policy(Protocol):
     def describe(self) -> dict[str, Any]:
         """Settings recorded on the run: model, base_url, temperature, ... NEVER secrets."""
 
-    def model_name(self) -> str | None: ...
+    def model_name(self) -> str | None:
+        """The model the run is labelled with (``None`` for a policy without one)."""
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Release clients and models; called once when the run ends."""
 
 
 class PolicyError(Exception):
@@ -206,10 +238,14 @@ class TraceStore(Protocol):
     settings and text with :mod:`vlmforge.redaction` before writing.
     """
 
-    config_model: ClassVar[type]
+    @property
+    def where(self) -> str:
+        """Where the store lives (a file path, a URL), as messages and summaries name it."""
 
     # writing (the eval runner)
-    def create_run(self, run: Run) -> None: ...
+    def create_run(self, run: Run) -> None:
+        """Insert a new run (its settings redacted)."""
+
     def update_run(self, run: Run) -> None:
         """Rewrite a run's row (``--resume`` adds seeds, tags)."""
 
@@ -223,7 +259,9 @@ class TraceStore(Protocol):
         counters as they stand after this step (``episode``), so a crash never leaves them out
         of step with the stored steps."""
 
-    def finish_episode(self, episode: Episode) -> None: ...
+    def finish_episode(self, episode: Episode) -> None:
+        """Write the episode's final status, counters and termination."""
+
     def delete_episode(self, episode_id: str) -> None:
         """Remove an episode with its steps (``--resume`` restarting an interrupted seed)."""
 
@@ -231,19 +269,34 @@ class TraceStore(Protocol):
         """Mark ``running`` episodes whose writing process is gone as ``interrupted``."""
 
     # reading (traces, filters, exporters)
-    def get_run(self, run_id_or_name: str) -> Run | None: ...
-    def get_episode(self, episode_id: str) -> Episode | None: ...
-    def runs(self) -> Iterator[Run]: ...
+    def get_run(self, run_id_or_name: str) -> Run | None:
+        """A run by id or name (the newest of that name), or ``None``."""
+
+    def get_episode(self, episode_id: str) -> Episode | None:
+        """An episode by id, or ``None``."""
+
+    def runs(self) -> Iterator[Run]:
+        """Every run, oldest first."""
+
     def episodes(
         self, run_ids: Sequence[str] | None = None, *, query: EpisodeQuery | None = None
-    ) -> Iterator[Episode]: ...
-    def steps(self, episode_id: str) -> Iterator[Step]: ...
+    ) -> Iterator[Episode]:
+        """Episodes of ``run_ids`` (all when ``None``), narrowed by ``query``."""
+
+    def steps(self, episode_id: str) -> Iterator[Step]:
+        """An episode's steps in order."""
+
     def traces(self, query: EpisodeQuery | None = None) -> Iterator[EpisodeTrace]:
         """Episodes with their runs and steps, streamed in batches (filters read this)."""
 
-    def step_metrics(self, query: EpisodeQuery | None = None) -> Iterator[StepMetrics]: ...
-    def image(self, sha256: str) -> bytes: ...
-    def close(self) -> None: ...
+    def step_metrics(self, query: EpisodeQuery | None = None) -> Iterator[StepMetrics]:
+        """The selected episodes' step columns, without decoding steps."""
+
+    def image(self, sha256: str) -> bytes:
+        """A stored PNG by its sha256."""
+
+    def close(self) -> None:
+        """Close connections; the store is not used afterwards."""
 
 
 class SupportsStoreExists(Protocol):
@@ -273,9 +326,8 @@ class Filter(Protocol):
     applies it before reading the episode's steps (``item.steps`` is empty at that point).
     """
 
-    config_model: ClassVar[type]
-
-    def apply(self, item: EpisodeTrace) -> EpisodeTrace | None: ...
+    def apply(self, item: EpisodeTrace) -> EpisodeTrace | None:
+        """The episode kept, trimmed, or ``None`` (dropped)."""
 
 
 class FunctionFilter:
@@ -305,18 +357,59 @@ class Exporter(Protocol):
     filter_stats.json. Files written under the directory are moved into the output directory.
     """
 
-    config_model: ClassVar[type]
+    def open(self, output_dir: Path, split: str) -> None:
+        """Start writing split ``split`` ("train" or "val") under ``output_dir``."""
 
-    def open(self, output_dir: Path, split: str) -> None: ...
-    def write(self, example: Any) -> None: ...
-    def close(self) -> dict[str, Any]: ...
+    def write(self, example: Example) -> None:
+        """Write one example (messages with images by sha256; ``example.image(sha)``)."""
+
+    def close(self) -> dict[str, Any]:
+        """Finish the split; returns its summary (rows, files) for filter_stats.json."""
 
 
 # -- trainers ------------------------------------------------------------------------------
 class Trainer(Protocol):
     """Trains a model from an exported dataset (``--trainer NAME``)."""
 
-    config_model: ClassVar[type]
-
     def train(self) -> dict[str, Any]:
         """Run training; returns a summary (output_dir, steps, final loss, ...)."""
+
+
+# -- factories: what the registry stores -------------------------------------------------
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class ConfiguredFactory(Protocol[T_co]):
+    """A factory with settings: built as ``factory(config)``, ``config`` an instance of its
+    ``config_model`` validated from the user's settings (a class with a ``config_model`` class
+    attribute and ``__init__(self, config)`` is one)."""
+
+    @property
+    def config_model(self) -> type[BaseModel]: ...
+
+    def __call__(self, config: Any, /) -> T_co: ...
+
+
+# A factory without settings (no ``config_model``, or ``config_model = None``) is ``factory()``.
+ComponentFactory: TypeAlias = ConfiguredFactory[T] | Callable[[], T]
+
+EnvironmentFactory: TypeAlias = ComponentFactory[Environment]
+PolicyFactory: TypeAlias = ComponentFactory[Policy]
+TraceStoreFactory: TypeAlias = ComponentFactory[TraceStore]
+# A plain function ``fn(item) -> bool | EpisodeTrace | None`` is a filter too (FunctionFilter).
+FilterFactory: TypeAlias = (
+    ComponentFactory[Filter] | Callable[[EpisodeTrace], bool | EpisodeTrace | None]
+)
+ExporterFactory: TypeAlias = ComponentFactory[Exporter]
+TrainerFactory: TypeAlias = ComponentFactory[Trainer]
+
+# The Protocol each kind's components satisfy, by registry kind.
+PROTOCOL_FOR_KIND: dict[str, type] = {
+    "environment": Environment,
+    "policy": Policy,
+    "store": TraceStore,
+    "filter": Filter,
+    "exporter": Exporter,
+    "trainer": Trainer,
+}

@@ -30,7 +30,3 @@ class ComponentUnavailableError(VlmforgeError):
 
 class DuplicateComponentError(VlmforgeError):
     """Two plugins registered a component of the same kind under the same name."""
-
-
-class PluginError(VlmforgeError):
-    """A plugin misbehaved while registering components (not an import failure)."""

@@ -18,22 +18,41 @@ it once per component it provides::
 - ``requires``: importable module names the component needs; if one is missing the component is
   listed as unavailable and using it fails with ``install_hint``.
 
-The interfaces each kind of component must provide live in :mod:`vlmforge.components`.
+The interfaces each kind of component must provide live in :mod:`vlmforge.components`; each
+hook's ``register`` is typed with its kind's factory (``Register[EnvironmentFactory]``, ...), so
+annotating a hookimpl's parameter the same way lets mypy check factories passed as objects.
+
+Hooks are called through pluggy, one plugin at a time (each component is attributed to its
+plugin, and a plugin that raises is reported while the others load). Hook wrappers
+(``@hookimpl(wrapper=True)`` or ``hookwrapper=True``) are rejected: the plugin is reported as
+failed with an error saying so.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import click
 import pluggy
 
 from vlmforge.registry import Register
 
+if TYPE_CHECKING:  # kept off CLI start-up (vlmforge.components imports pydantic)
+    from vlmforge.components import (
+        EnvironmentFactory,
+        ExporterFactory,
+        FilterFactory,
+        PolicyFactory,
+        TraceStoreFactory,
+        TrainerFactory,
+    )
+
 hookspec = pluggy.HookspecMarker("vlmforge")
 hookimpl = pluggy.HookimplMarker("vlmforge")
 
 
 @hookspec
-def register_environments(register: Register) -> None:
+def register_environments(register: Register[EnvironmentFactory]) -> None:
     """Register environments (``--env NAME``).
 
     Called once per process, the first time any command needs the component registry.
@@ -43,7 +62,7 @@ def register_environments(register: Register) -> None:
 
 
 @hookspec
-def register_policies(register: Register) -> None:
+def register_policies(register: Register[PolicyFactory]) -> None:
     """Register policies and model providers (``--policy NAME``).
 
     Called once per process, the first time any command needs the component registry.
@@ -53,7 +72,7 @@ def register_policies(register: Register) -> None:
 
 
 @hookspec
-def register_stores(register: Register) -> None:
+def register_stores(register: Register[TraceStoreFactory]) -> None:
     """Register trace stores (``--store NAME``).
 
     Called once per process, the first time any command needs the component registry.
@@ -63,7 +82,7 @@ def register_stores(register: Register) -> None:
 
 
 @hookspec
-def register_filters(register: Register) -> None:
+def register_filters(register: Register[FilterFactory]) -> None:
     """Register trace filters (``--filter NAME``, repeatable).
 
     Called once per process, the first time any command needs the component registry.
@@ -74,7 +93,7 @@ def register_filters(register: Register) -> None:
 
 
 @hookspec
-def register_exporters(register: Register) -> None:
+def register_exporters(register: Register[ExporterFactory]) -> None:
     """Register dataset exporters (``--exporter NAME``).
 
     Called once per process, the first time any command needs the component registry.
@@ -84,7 +103,7 @@ def register_exporters(register: Register) -> None:
 
 
 @hookspec
-def register_trainers(register: Register) -> None:
+def register_trainers(register: Register[TrainerFactory]) -> None:
     """Register trainers (``--trainer NAME``).
 
     Called once per process, the first time any command needs the component registry.

@@ -9,15 +9,22 @@ Plugins come from two places:
 
 A plugin that fails to import, or raises while registering, is recorded with its error and
 skipped; the rest of the CLI keeps working.
+
+Hooks are called through pluggy's call path (``pm.subset_hook_caller``), one plugin at a time so
+each component is attributed to its plugin and a plugin that raises is reported on its own.
+A hook wrapper (``@hookimpl(wrapper=True)``, or the old ``hookwrapper=True``) would wrap only
+its own plugin's call, never the others', so it is rejected: the plugin is reported as failed
+and not loaded.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -72,7 +79,7 @@ class PluginHost:
             if dist is not None:
                 info.distribution = dist.metadata["Name"]
                 info.version = dist.version
-            self._register_module(info, lambda ep=ep: _load_entry_point(ep))
+            self._register_module(info, functools.partial(_load_entry_point, ep))
 
     def add_plugins_dir(self, directory: str | Path) -> None:
         """Load every ``*.py`` file (not starting with ``_``) in ``directory`` as a plugin."""
@@ -94,10 +101,10 @@ class PluginHost:
                 distribution="(plugins-dir)",
                 location=str(file.resolve()),
             )
-            self._register_module(info, lambda file=file: _load_file(file))
+            self._register_module(info, functools.partial(_load_file, file))
         self._registry = None
 
-    def _register_module(self, info: PluginInfo, load: Any) -> None:
+    def _register_module(self, info: PluginInfo, load: Callable[[], ModuleType]) -> None:
         self.plugins[info.name] = info
         try:
             module = load()
@@ -105,8 +112,22 @@ class PluginHost:
         except Exception as exc:  # a broken plugin must not take the CLI down: record it
             info.error = _describe(exc)
             return
+        wrappers = _wrapper_hooks(self.pm, module)
+        if wrappers:
+            self.pm.unregister(module)
+            info.error = (
+                f"hook wrappers are not supported ({', '.join(wrappers)}): vlmforge calls each "
+                f"plugin's hooks separately, so a wrapper would never wrap another plugin. "
+                f"Use a plain @hookimpl."
+            )
+            return
         info.module = module
         info.hooks = sorted(c.name for c in self.pm.get_hookcallers(module) or [])
+
+    def _call_hook(self, hook_name: str, plugin: object, **kwargs: Any) -> None:
+        """``plugin``'s implementation of ``hook_name``, called through pluggy."""
+        others = [p for p in self.pm.get_plugins() if p is not plugin]
+        self.pm.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
 
     # -- the registry ----------------------------------------------------------------------
     @property
@@ -149,7 +170,7 @@ class PluginHost:
                     )
 
                 try:
-                    impl.function(register=register)
+                    self._call_hook(hook_name, impl.plugin, register=register)
                 except Exception as exc:  # a plugin's own bug: record it, keep the rest
                     info.error = f"{hook_name} failed: {_describe(exc)}"
                     continue
@@ -161,7 +182,7 @@ class PluginHost:
         for impl in self.pm.hook.register_commands.get_hookimpls():
             info = self.plugins[impl.plugin_name]
             try:
-                impl.function(cli=cli)
+                self._call_hook("register_commands", impl.plugin, cli=cli)
             except Exception as exc:  # a plugin's own bug: record it, keep the CLI
                 info.error = f"register_commands failed: {_describe(exc)}"
 
@@ -208,8 +229,19 @@ class PluginHost:
         return rows
 
 
+def _wrapper_hooks(pm: pluggy.PluginManager, plugin: object) -> list[str]:
+    """The hooks ``plugin`` implements as wrappers (new or old style)."""
+    return sorted(
+        caller.name
+        for caller in pm.get_hookcallers(plugin) or []
+        for impl in caller.get_hookimpls()
+        if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper)
+    )
+
+
 def _load_entry_point(ep: EntryPoint) -> ModuleType:
-    return ep.load()
+    module: ModuleType = ep.load()
+    return module
 
 
 def _load_file(file: Path) -> ModuleType:

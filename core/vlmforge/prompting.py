@@ -37,7 +37,7 @@ def observation_message(
     if obs.text:
         parts.append(TextPart(text=obs.text))
     if use_vision:
-        parts.extend(ImagePart(sha256=img.sha256, detail=detail) for img in obs.images)  # type: ignore[arg-type]
+        parts.extend(ImagePart(sha256=img.sha256, detail=detail) for img in obs.images)
     if not parts:
         parts.append(TextPart(text="(no observation)"))
     return Message(role="user", content=parts)
@@ -118,11 +118,14 @@ def to_openai(
     ``image_bytes`` resolves a sha256 to PNG bytes: a store's ``image`` method, or a mapping of
     the observation's :class:`PngImage` objects.
     """
+    resolve: Callable[[str], bytes]
     if isinstance(image_bytes, Mapping):
         images = image_bytes
 
-        def resolve(sha: str) -> bytes:
+        def png(sha: str) -> bytes:
             return images[sha].png
+
+        resolve = png
     else:
         resolve = image_bytes
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
-import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from vlmforge.errors import (
     ComponentUnavailableError,
-    ConfigError,
     DuplicateComponentError,
     UnknownComponentError,
 )
@@ -38,13 +36,22 @@ FLAG_FOR_KIND: dict[str, str] = {
 }
 
 
-class Register(Protocol):
-    """The ``register`` callable every component hook receives."""
+F_contra = TypeVar("F_contra", contravariant=True)
+
+
+class Register(Protocol[F_contra]):
+    """The ``register`` callable every component hook receives.
+
+    Generic in the factory type: the hook ``register_environments(register:
+    Register[EnvironmentFactory])`` lets mypy check a factory passed as an object against
+    :data:`vlmforge.components.EnvironmentFactory`. A ``"module:attribute"`` string is checked
+    when the component is loaded (``tests/core/test_conformance.py`` loads every bundled one).
+    """
 
     def __call__(
         self,
         name: str,
-        factory: Callable[..., Any] | str,
+        factory: F_contra | str,
         *,
         description: str = "",
         requires: Iterable[str] = (),
@@ -58,12 +65,12 @@ class ComponentSpec:
 
     kind: str
     name: str
-    factory: Callable[..., Any] | str
+    factory: Any  # a vlmforge.components.ComponentFactory, or a "module:attribute" string
     plugin: str
     description: str = ""
     requires: tuple[str, ...] = ()
     install_hint: str | None = None
-    _loaded: Callable[..., Any] | None = field(default=None, repr=False)
+    _loaded: Any = field(default=None, repr=False)
 
     def missing_requirements(self) -> list[str]:
         """Modules in ``requires`` that cannot be found (checked without importing them)."""
@@ -81,7 +88,7 @@ class ComponentSpec:
     def available(self) -> bool:
         return not self.missing_requirements()
 
-    def load(self) -> Callable[..., Any]:
+    def load(self) -> Any:
         """Import (if needed) and return the factory, or raise ComponentUnavailableError."""
         if self._loaded is not None:
             return self._loaded
@@ -101,31 +108,18 @@ class ComponentSpec:
         return factory
 
     def config_model(self) -> type | None:
-        return getattr(self.load(), "config_model", None)
+        model: type | None = getattr(self.load(), "config_model", None)
+        return model
 
     def create(self, config: Mapping[str, Any] | None = None, *, source: str = "") -> Any:
         """Build the component, validating ``config`` against the factory's ``config_model``.
 
         ``source`` names where the settings came from (``"eval.toml [policy]"``) for errors.
+        Same as :func:`vlmforge.components_build.build_spec`, the one builder.
         """
-        from vlmforge.config import validate  # local: keeps pydantic off the import path
+        from vlmforge.components_build import build_spec  # local: keeps pydantic off start-up
 
-        factory = self.load()
-        model = getattr(factory, "config_model", None)
-        settings = dict(config or {})
-        where = source or f"{self.kind} '{self.name}'"
-        if model is None:
-            if settings:
-                raise ConfigError(
-                    f"{where}: {self.kind} '{self.name}' takes no settings, "
-                    f"got: {', '.join(sorted(settings))}"
-                )
-            if self.kind == "filter" and inspect.isfunction(factory):
-                from vlmforge.components import FunctionFilter
-
-                return FunctionFilter(factory, name=self.name)
-            return factory()
-        return factory(validate(model, settings, where))
+        return build_spec(self, config or {}, where=source or f"{self.kind} '{self.name}'")
 
 
 class Registry:

@@ -159,3 +159,6 @@ class CrafterEnvironment:
 
     def config_dict(self) -> dict[str, Any]:
         return self.config.model_dump(mode="json")
+
+    def close(self) -> None:
+        """Nothing to release: each episode's game is closed with the episode."""

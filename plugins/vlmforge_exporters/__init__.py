@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vlmforge.hookspecs import hookimpl
+from vlmforge.registry import Register
+
+if TYPE_CHECKING:
+    from vlmforge.components import ExporterFactory
 
 
 @hookimpl
-def register_exporters(register):  # type: ignore[no-untyped-def]
+def register_exporters(register: Register[ExporterFactory]) -> None:
     register(
         "openai-sft",
         "vlmforge_exporters.openai_sft:OpenAISFTExporter",

@@ -76,6 +76,7 @@ class LlamaFactoryExporter(JsonLinesImageExporter):
 
     def close(self) -> dict[str, Any]:
         summary = super().close()
+        assert self._out is not None  # set by open(), which vlmforge filter calls first
         info_path = self._root / "dataset_info.json"
         info = json.loads(info_path.read_text()) if info_path.exists() else {}
         info[f"{self.c.dataset_prefix}_{self._split}"] = {

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vlmforge.hookspecs import hookimpl
+from vlmforge.registry import Register
+
+if TYPE_CHECKING:
+    from vlmforge.components import FilterFactory
 
 _FILTERS = {
     "select": (
@@ -34,6 +40,6 @@ _FILTERS = {
 
 
 @hookimpl
-def register_filters(register):  # type: ignore[no-untyped-def]
+def register_filters(register: Register[FilterFactory]) -> None:
     for name, (factory, description) in _FILTERS.items():
         register(name, f"vlmforge_filters.{factory}", description=description)

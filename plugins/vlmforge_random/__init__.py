@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vlmforge.hookspecs import hookimpl
+from vlmforge.registry import Register
+
+if TYPE_CHECKING:
+    from vlmforge.components import PolicyFactory
 
 
 @hookimpl
-def register_policies(register):  # type: ignore[no-untyped-def]
+def register_policies(register: Register[PolicyFactory]) -> None:
     register(
         "random",
         "vlmforge_random.policy:RandomPolicy",

@@ -1,6 +1,7 @@
 """The plugin manager: entry points, VLMFORGE_PLUGINS, --plugins-dir, failures, duplicates."""
 
 import json
+import sys
 
 import pytest
 
@@ -131,3 +132,36 @@ def test_cli_reports_broken_plugin_and_still_runs(cli):
     table = cli("plugins", env={"VLMFORGE_PLUGINS_DIR": str(FIXTURES / "broken_plugins_dir")})
     assert table.returncode == 0
     assert "broken" in table.stdout and "random" in table.stdout
+
+
+def test_hook_wrapper_is_rejected_with_a_clear_error_and_others_still_load():
+    host = PluginHost([FIXTURES / "wrapper_plugins_dir"])
+    info = host.plugins["wrapping"]
+    assert "hook wrappers are not supported (register_filters)" in info.error
+    assert "Use a plain @hookimpl" in info.error
+    registry = host.registry
+    assert "wrapping-policy" not in registry.names("policy")  # the whole plugin is skipped
+    assert registry.get("policy", "random")
+    assert info.module is None
+    assert host.pm.get_plugin("wrapping") is None
+    assert sys.modules["vlmforge_plugins_dir.wrapping"].CALLS == []  # neither hook ran
+    old_style = host.plugins["old_style_wrapping"].error
+    assert "hook wrappers are not supported (register_commands)" in old_style
+    assert [p.name for p in host.failures()] == ["old_style_wrapping", "wrapping"]
+
+
+def test_hooks_are_called_through_pluggy_one_plugin_at_a_time():
+    host = PluginHost([FIXTURES / "plugins_dir"])
+    calls: list[tuple[str, list[str]]] = []
+
+    def before(hook_name: str, impls: list, kwargs: dict) -> None:
+        calls.append((hook_name, [impl.plugin_name for impl in impls]))
+
+    undo = host.pm.add_hookcall_monitoring(before, lambda *args: None)
+    try:
+        host.registry  # noqa: B018
+    finally:
+        undo()
+    filters = [impls for name, impls in calls if name == "register_filters"]
+    assert ["inhouse_filter"] in filters and ["filters"] in filters
+    assert all(len(impls) == 1 for _, impls in calls)

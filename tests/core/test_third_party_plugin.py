@@ -6,6 +6,7 @@ import sys
 
 from tests.conftest import FIXTURES
 from vlmforge.components import EpisodeTrace
+from vlmforge.conformance import factory_problems
 from vlmforge.trace import Episode, Run
 
 
@@ -68,3 +69,15 @@ def test_fixture_filter_behaves(monkeypatch):
     poor = EpisodeTrace(run, Episode(id="e2", run_id="r", seed=1, total_reward=1.9), [])
     assert f.apply(rich) is rich
     assert f.apply(poor) is None
+
+
+def test_example_plugin_satisfies_the_filter_protocol(monkeypatch):
+    monkeypatch.syspath_prepend(str(FIXTURES / "vlmforge-example-filter" / "src"))
+    from vlmforge_example_filter import MinReward
+
+    assert factory_problems(MinReward, "filter") == []
+    assert factory_problems(MinReward, "exporter") == [
+        "MinReward.open is missing",
+        "MinReward.write is missing",
+        "MinReward.close is missing",
+    ]

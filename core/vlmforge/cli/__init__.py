@@ -7,6 +7,7 @@ Core commands live in this package, one module each; plugins add commands throug
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -17,7 +18,7 @@ from vlmforge.errors import VlmforgeError
 class VlmforgeGroup(click.Group):
     """Turns :class:`VlmforgeError` into a one-screen message and a non-zero exit."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except VlmforgeError as exc:
