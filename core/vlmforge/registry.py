@@ -7,13 +7,16 @@ import importlib
 import importlib.util
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from vlmforge.errors import (
     ComponentUnavailableError,
     DuplicateComponentError,
     UnknownComponentError,
 )
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 KINDS: tuple[str, ...] = ("environment", "policy", "store", "filter", "exporter", "trainer")
 
@@ -107,8 +110,8 @@ class ComponentSpec:
         self._loaded = factory
         return factory
 
-    def config_model(self) -> type | None:
-        model: type | None = getattr(self.load(), "config_model", None)
+    def config_model(self) -> type[BaseModel] | None:
+        model: type[BaseModel] | None = getattr(self.load(), "config_model", None)
         return model
 
     def create(self, config: Mapping[str, Any] | None = None, *, source: str = "") -> Any:

@@ -120,7 +120,7 @@ def _parse_call(call: ToolCall, max_actions: int) -> tuple[list[str], InvalidAct
     name, cid = call.function.name, call.id
 
     def bad(kind: str, detail: str) -> tuple[list[str], InvalidAction]:
-        return [], InvalidAction(kind=kind, detail=detail, tool_call_id=cid)  # type: ignore[arg-type]
+        return [], InvalidAction(kind=kind, detail=detail, tool_call_id=cid)
 
     if name not in TOOL_NAMES:
         return bad(

@@ -26,7 +26,7 @@ class StableChunksWorld(engine.World):
     """A crafter World whose ``chunks`` lists each chunk's objects in position order."""
 
     @property
-    def chunks(self) -> dict[Any, list[Any]]:  # type: ignore[override]
+    def chunks(self) -> dict[Any, list[Any]]:
         return {key: sorted(objs, key=_position) for key, objs in self._chunks.items()}
 
 

@@ -25,14 +25,14 @@ PROCESSOR_FOR_MODEL_TYPE: dict[str, tuple[str, str]] = {
 
 
 @functools.cache
-def image_only_processor_class(model_type: str) -> type:
+def image_only_processor_class(model_type: str) -> Any:
     """A subclass of the family's processor whose ``__init__`` has no video processor."""
     import importlib
 
     module_name, class_name = PROCESSOR_FOR_MODEL_TYPE[model_type]
     base = getattr(importlib.import_module(module_name), class_name)
 
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
         # The base passes (image_processor, tokenizer, video_processor) positionally;
         # ProcessorMixin zips them with this class's attributes, which exclude the video one.
         base.__init__(self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs)

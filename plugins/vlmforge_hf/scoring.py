@@ -133,6 +133,7 @@ def candidate_logprobs(
     heads = torch.tensor([r[0] for r in rests], device=device)
     total = shared_logp.view(b, 1) + first_logp[:, heads]  # [b, k]
     if width > 1:
+        assert cache is not None, "the model returned no KV cache (use_cache=True)"
         cache.batch_repeat_interleave(k)
         ids = rest_ids.repeat(b, 1).to(device)  # row order: prompt-major, candidate-minor
         att = torch.cat(

@@ -178,6 +178,7 @@ def _config(family: TinyFamily, tok: Any) -> Any:
         bos_token_id=None,
         rope_parameters={"rope_type": "default", "rope_theta": 1e4, "mrope_section": [2, 3, 3]},
     )
+    vision: dict[str, Any]
     if family.model_type == "qwen2_vl":
         from transformers import Qwen2VLConfig
 

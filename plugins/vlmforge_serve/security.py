@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -22,7 +22,7 @@ OPEN_PATHS = frozenset({"/health"})  # reachable without a key (load balancers, 
 
 
 async def _send_json(
-    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] = ()
+    send: Send, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()
 ) -> None:
     body = json.dumps({"detail": detail}).encode()
     await send(

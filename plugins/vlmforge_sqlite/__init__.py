@@ -6,11 +6,17 @@ only when the store is used.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vlmforge.hookspecs import hookimpl
+from vlmforge.registry import Register
+
+if TYPE_CHECKING:
+    from vlmforge.components import TraceStoreFactory
 
 
 @hookimpl
-def register_stores(register):  # type: ignore[no-untyped-def]
+def register_stores(register: Register[TraceStoreFactory]) -> None:
     register(
         "sqlite",
         "vlmforge_sqlite.store:SqliteStore",

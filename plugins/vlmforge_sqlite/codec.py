@@ -97,16 +97,15 @@ def encode_step(step: Step, redact: Callable[[str], str], level: int = 6) -> Enc
     return EncodedStep(columns, compress(redact(payload), level), blobs)
 
 
+#: A step row's columns as read: index, reward, policy_latency_s, env_latency_s, payload.
+StepColumns = tuple[int, float, float, float, bytes]
+
+
 def decode_step(
-    episode_id: str,
-    index: int,
-    reward: float,
-    policy_latency_s: float,
-    env_latency_s: float,
-    payload: bytes,
-    message: Callable[[str], dict[str, Any]],
+    episode_id: str, columns: StepColumns, message: Callable[[str], dict[str, Any]]
 ) -> Step:
     """Rebuild a Step; ``message(sha)`` returns a stored prompt message's JSON."""
+    index, reward, policy_latency_s, env_latency_s, payload = columns
     data = decompress(payload)
     data["prompt"] = [
         message(m[REF]) if isinstance(m, dict) and REF in m else m for m in data.get("prompt", [])

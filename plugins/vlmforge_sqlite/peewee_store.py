@@ -320,7 +320,7 @@ class PeeweeTraceStore:
             .order_by(S.index)
             .tuples()
         )
-        return (codec.decode_step(episode_id, *row, message=self._message) for row in rows)
+        return (codec.decode_step(episode_id, row, self._message) for row in rows)
 
     def traces(
         self, query: EpisodeQuery | None = None, batch_size: int = 32
@@ -346,9 +346,7 @@ class PeeweeTraceStore:
         )
         by_episode: dict[str, list[Step]] = {e.id: [] for e in batch}
         for episode_id, *rest in rows:
-            by_episode[episode_id].append(
-                codec.decode_step(episode_id, *rest, message=self._message)
-            )
+            by_episode[episode_id].append(codec.decode_step(episode_id, tuple(rest), self._message))
         for episode in batch:
             run = runs.get(episode.run_id)
             if run is None:

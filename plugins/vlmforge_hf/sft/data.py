@@ -177,9 +177,10 @@ def _trl_row(row: dict[str, Any], base_dir: Path, source: str) -> Example:
             raise ValueError("'completion' must hold exactly one assistant message")
         messages = [*prompt_msgs, *completion]
     else:
-        messages = row.get("messages")
-        if not isinstance(messages, list) or len(messages) < 2:
+        listed = row.get("messages")
+        if not isinstance(listed, list) or len(listed) < 2:
             raise ValueError("'messages' must be a list with a prompt and an assistant target")
+        messages = listed
     raw_images = row.get("images") or ([row["image"]] if row.get("image") else [])
     images = [_load_image(ref, base_dir) for ref in raw_images]
     converted = [_trl_message(m) for m in messages]

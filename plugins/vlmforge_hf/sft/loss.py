@@ -23,7 +23,7 @@ def completion_loss_trainer() -> type:
     so importing this module does not import TRL)."""
     from trl import SFTTrainer
 
-    class CompletionLossTrainer(SFTTrainer):  # type: ignore[misc]
+    class CompletionLossTrainer(SFTTrainer):
         def compute_loss(
             self,
             model: Any,
