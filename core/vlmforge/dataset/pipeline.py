@@ -26,7 +26,7 @@ from rich.console import Console
 
 from vlmforge.components import Exporter, Filter
 from vlmforge.components_build import build_component
-from vlmforge.config import TomlSource, validate
+from vlmforge.config import TomlSource
 from vlmforge.dataset.chain import FilterChain
 from vlmforge.dataset.config import FilterConfig
 from vlmforge.dataset.dedupe import Deduper
@@ -48,28 +48,34 @@ def build_filters(
     """The configured filters, each validated against its own config model."""
     out: list[tuple[str, Filter]] = []
     for i, entry in enumerate(cfg.filters):
-        spec = registry.get("filter", entry.name)
         where = f"[[filters]] #{i + 1} ({entry.name})"
         if toml is not None:
             where = f"{toml.path} {where}"
-        settings = entry.settings()
-        model = spec.config_model()
-        if model is None:
-            flt = spec.create(settings, source=where)
-        else:
-            flt = spec.load()(validate(model, settings, where, toml=toml, prefix=("filters", i)))
+        flt = build_component(
+            registry,
+            "filter",
+            entry.name,
+            entry.settings(),
+            where=where,
+            toml=toml,
+            prefix=("filters", i),
+        )
         out.append((entry.name, flt))
     return out
 
 
 def build_exporter(cfg: FilterConfig, registry: Any, toml: TomlSource | None = None) -> Exporter:
-    spec = registry.get("exporter", cfg.exporter)
-    model = spec.config_model()
-    if model is None:
-        return spec.create(cfg.exporter_options, source="exporter_options")
     where = str(toml.path) if toml else "exporter_options"
-    settings = validate(model, cfg.exporter_options, where, toml=toml, prefix=("exporter_options",))
-    return spec.load()(settings)
+    exporter: Exporter = build_component(
+        registry,
+        "exporter",
+        cfg.exporter,
+        cfg.exporter_options,
+        where=where,
+        toml=toml,
+        prefix=("exporter_options",),
+    )
+    return exporter
 
 
 def open_source(cfg: FilterConfig, registry: Any, toml: TomlSource | None = None) -> Source:
