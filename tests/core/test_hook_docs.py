@@ -61,6 +61,7 @@ PROTOCOLS = [
     components.Exporter,
     components.Trainer,
     components.ConfiguredFactory,
+    components.SupportsStoreExists,
 ]
 
 
