@@ -333,7 +333,7 @@ def test_dry_run_changes_nothing(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.train
-def test_pipeline_runs_every_stage_for_real(tmp_path, cli, cli_subprocess):
+def test_pipeline_runs_every_stage_for_real(tmp_path, cli):
     """The README's main job in miniature: teacher -> filter -> tiny model -> SFT -> held-out."""
     path = _write(
         tmp_path,
@@ -374,7 +374,7 @@ tools = ["interact_many"]
 batch_size = 2
 """,
     )
-    result = cli_subprocess("pipeline", str(path), timeout=600)  # the train smoke test
+    result = cli("pipeline", str(path), timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     run = tmp_path / "run"
     collect = json.loads((run / "summary-collect.json").read_text())
