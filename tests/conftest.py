@@ -1,22 +1,26 @@
-"""Shared test fixtures: a fresh plugin host per test and a real-subprocess CLI runner."""
+"""Shared test fixtures: a fresh plugin host per test and the CLI runners.
+
+``cli`` (and ``run_cli``) run ``vlmforge ARGS`` in-process, isolated like a fresh process;
+``cli_subprocess`` (and ``run_cli_subprocess``) run it in a real subprocess, for what only a
+real process shows (signals, entry points of installed packages, start-up, ``python -m``).
+"""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import VLMFORGE, run_cli, run_cli_subprocess
 from vlmforge import plugins
 
 # The loopback OpenAI-protocol server fixture (`openai_server`), as plugin authors enable it.
 pytest_plugins = ["vlmforge.testing.pytest_plugin"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
-VLMFORGE = [sys.executable, "-m", "vlmforge"]
+__all__ = ["FIXTURES", "VLMFORGE", "run_cli", "run_cli_subprocess"]
 
 
 @pytest.fixture(autouse=True)
@@ -29,25 +33,13 @@ def fresh_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     plugins.reset()
 
 
-def run_cli(
-    *args: str,
-    env: dict[str, str] | None = None,
-    cwd: str | Path | None = None,
-    timeout: float = 300,
-) -> subprocess.CompletedProcess[str]:
-    """Run ``vlmforge ARGS`` in a real subprocess (real entry points, real exit code)."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("VLMFORGE_")}
-    full_env.update(env or {})
-    return subprocess.run(
-        [*VLMFORGE, *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd,
-        timeout=timeout,
-    )
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``cli(*args, env=, cwd=, input=)``: ``vlmforge ARGS`` in-process; a CompletedProcess."""
+    return run_cli
 
 
 @pytest.fixture
-def cli():
-    return run_cli
+def cli_subprocess() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``cli_subprocess(*args, env=, cwd=, timeout=, input=)``: in a real subprocess."""
+    return run_cli_subprocess

@@ -28,7 +28,17 @@ def test_unknown_policy_name_suggests_and_lists(cli, tmp_path):
     _assert_one_screen_error(
         result, "unknown policy 'randon'", "Did you mean 'random'?", "Known policy names:"
     )
-    assert not (tmp_path / "t.db").exists() or (tmp_path / "t.db").stat().st_size >= 0
+    assert not (tmp_path / "t.db").exists(), "a failed command must not create the trace db"
+
+
+def test_unknown_policy_name_leaves_an_existing_trace_db_unchanged(cli, tmp_path):
+    db = tmp_path / "t.db"
+    db.write_bytes(b"not touched by a command that fails on its arguments")
+    result = cli(
+        "eval", "--env", "crafter", "--policy", "randon", "--seeds", "0", "--trace-db", str(db)
+    )
+    _assert_one_screen_error(result, "unknown policy 'randon'")
+    assert db.read_bytes() == b"not touched by a command that fails on its arguments"
 
 
 def test_unknown_env_name(cli, tmp_path):

@@ -10,7 +10,7 @@ from vlmforge.conformance import factory_problems
 from vlmforge.trace import Episode, Run
 
 
-def test_installed_package_is_discovered(tmp_path, cli):
+def test_installed_package_is_discovered(tmp_path, cli_subprocess):
     target = tmp_path / "site"
     pip = subprocess.run(
         [
@@ -32,7 +32,7 @@ def test_installed_package_is_discovered(tmp_path, cli):
     )
     assert pip.returncode == 0, pip.stderr
     env = {"PYTHONPATH": str(target)}
-    result = cli("plugins", "--json", env=env)
+    result = cli_subprocess("plugins", "--json", env=env)
     assert result.returncode == 0, result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     row = rows["example_filter"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_cli_subprocess
 from tests.eval.helpers import open_store
 from vlmforge.components import EpisodeQuery
 
@@ -21,7 +21,7 @@ BASE64_RUN = re.compile(r"[A-Za-z0-9+/=]{120,}")
 def finished(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("eval")
     db, summary, frames = tmp / "X.db", tmp / "S.json", tmp / "frames"
-    proc = run_cli(
+    proc = run_cli_subprocess(  # the eval smoke test: a real `python -m vlmforge eval`
         "eval",
         "--env",
         "crafter",

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def cli():
-    """The CLI in a subprocess, with a console wide enough that messages are not wrapped."""
+    """The CLI (in-process), with a console wide enough that messages are not wrapped."""
     from tests.conftest import run_cli
 
     def run(*args: str, env: dict[str, str] | None = None):
@@ -233,7 +233,7 @@ def test_plugins_dir_filters_from_the_cli(crafted_db, tmp_path, cli):
 
 
 @pytest.mark.slow
-def test_third_party_filter_package_from_the_cli(crafted_db, tmp_path, cli):
+def test_third_party_filter_package_from_the_cli(crafted_db, tmp_path, cli_subprocess):
     target = tmp_path / "site"
     pip = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
@@ -244,7 +244,7 @@ def test_third_party_filter_package_from_the_cli(crafted_db, tmp_path, cli):
     cfg = tmp_path / "f.toml"
     cfg.write_text('[[filters]]\nname = "example-min-reward"\nthreshold = 2.0\n')
     out = tmp_path / "out"
-    result = cli(
+    result = cli_subprocess(  # a real process: the package is found on its PYTHONPATH
         "filter", "--config", str(cfg), "--trace-db", str(crafted_db), "--output-dir", str(out),
         "--val-fraction", "0", env={"PYTHONPATH": str(target)},
     )  # fmt: skip

@@ -47,10 +47,14 @@ modules_to_save = ["lm_head"]
 
 
 @pytest.mark.slow
-def test_lora_train_resume_and_play(tmp_path: Path, cli, tiny_model: Path, export_dir: Path):
+def test_lora_train_resume_and_play(
+    tmp_path: Path, cli_subprocess, tiny_model: Path, export_dir: Path
+):
     config = _config(tmp_path, tiny_model, export_dir)
     out = tmp_path / "out"
-    result = cli("train", "--config", str(config), "--max-steps", "8", env={"COLUMNS": "200"})
+    result = cli_subprocess(  # the train smoke test: a real `python -m vlmforge train`
+        "train", "--config", str(config), "--max-steps", "8", env={"COLUMNS": "200"}
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "trained with lora-sft: 8 steps" in result.stdout
     assert "steps/s" in result.stderr and "loss" in result.stderr  # rich progress
