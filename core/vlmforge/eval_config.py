@@ -90,7 +90,7 @@ class EvalConfig(StrictModel):
     policies: list[PolicySection] | None = None
     store: StoreSection = Field(default_factory=_default_store)
 
-    @field_validator("seeds")
+    @field_validator("seeds", mode="before")
     @classmethod
     def _seeds(cls, value: Any) -> Any:
         return checked_seeds(value)
@@ -153,6 +153,7 @@ def load_eval_config(
     environments take that setting.
     """
     overridden: set[str] = set()
+    _check_seeds_flag(overrides.get("seeds"))
 
     def prepare(data: dict[str, Any]) -> dict[str, Any]:
         _apply_env_flags(data, overrides, overridden, registry)
@@ -172,6 +173,16 @@ def load_eval_config(
             f"{where}: no policy. Pass --policy NAME or add a [policy] table (or [[policies]])."
         )
     return LoadedEvalConfig(config, loaded.source, where, overridden)
+
+
+def _check_seeds_flag(value: Any) -> None:
+    """A bad ``--seeds`` is reported as the flag's error (not as the file's ``seeds`` key)."""
+    if value is None:
+        return
+    try:
+        parse_seeds(value)
+    except ConfigError as exc:
+        raise ConfigError(f"--seeds {value}: {str(exc).removeprefix('seeds: ')}") from None
 
 
 def _table(data: dict[str, Any], key: str) -> dict[str, Any] | None:

@@ -90,7 +90,7 @@ class GRPOConfig(StrictModel):
     resume: bool = Field(True, description="Continue from the last iteration checkpoint.")
     progress: bool = Field(True, description="A progress bar with the mean reward.")
 
-    @field_validator("seeds")
+    @field_validator("seeds", mode="before")
     @classmethod
     def _seeds(cls, value: Any) -> Any:
         return checked_seeds(value)
