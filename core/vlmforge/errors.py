@@ -7,6 +7,8 @@ key path or the flag, and what was expected. They never contain secrets.
 
 from __future__ import annotations
 
+import errno
+
 
 class VlmforgeError(Exception):
     """An error the user can act on. The CLI prints ``str(err)`` and exits with ``exit_code``."""
@@ -30,3 +32,32 @@ class ComponentUnavailableError(VlmforgeError):
 
 class DuplicateComponentError(VlmforgeError):
     """Two plugins registered a component of the same kind under the same name."""
+
+
+class StorageFullError(VlmforgeError):
+    """A disk (or a database's quota) filled up while writing; what was committed is intact.
+
+    The message names what was being written and where; callers add what was kept and how to
+    finish (``--resume``).
+    """
+
+
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_SQLITE_FULL = 13  # SQLITE_FULL: "database or disk is full"
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc``, or an exception it was raised from or while handling, is a full disk:
+    ``OSError`` ENOSPC/EDQUOT or SQLite's ``SQLITE_FULL`` (any driver that keeps the code)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
+            return True
+        if getattr(current, "sqlite_errorcode", None) == _SQLITE_FULL:
+            return True
+        if "database or disk is full" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

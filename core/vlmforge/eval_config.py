@@ -7,6 +7,7 @@ Layout (every key documented in docs/eval.md and docs/config-reference.md)::
     concurrency = 4                  # episodes in flight
     env_workers = 2                  # optional: run the environment in 2 worker processes
     max_steps = 200                  # optional cap on primitive env steps per episode
+    max_failed_fraction = 0.5        # a run with more failed episodes than this fails (exit 1)
     tags = ["baseline"]
     frames_dir = "frames"            # optional: DIR/seed_XXXX/step_NNN.png per step
     json_summary = "summary.json"    # optional
@@ -56,6 +57,9 @@ from vlmforge.seeds import checked_seeds, parse_seeds
 
 DEFAULT_TRACE_DB = "traces.db"
 URLS_SETTING = "env_urls"  # the setting --env-url fills in
+# A run whose failed episodes are more than this share of its finished ones fails the command
+# (exit 1): past it the numbers measure the provider's outages, not the policy.
+DEFAULT_MAX_FAILED_FRACTION = 0.5
 
 
 class PolicySection(ComponentSection):
@@ -81,6 +85,12 @@ class EvalConfig(StrictModel):
         description="Worker processes running the environment (0: in this process, in threads).",
     )
     max_steps: int | None = Field(None, ge=1)
+    max_failed_fraction: float = Field(
+        DEFAULT_MAX_FAILED_FRACTION,
+        ge=0.0,
+        le=1.0,
+        description="The most a run's failed share of finished episodes may be (else exit 1).",
+    )
     tags: list[str] = Field(default_factory=list)
     frames_dir: str | None = None
     json_summary: str | None = None
@@ -137,6 +147,7 @@ TOP_LEVEL_FLAGS = (
     "concurrency",
     "env_workers",
     "max_steps",
+    "max_failed_fraction",
     "frames_dir",
     "json_summary",
 )
@@ -147,7 +158,8 @@ def load_eval_config(
 ) -> LoadedEvalConfig:
     """Read ``path`` (optional) and apply command-line ``overrides``.
 
-    ``overrides`` keys: run_name, seeds, concurrency, env_workers, max_steps, frames_dir,
+    ``overrides`` keys: run_name, seeds, concurrency, env_workers, max_steps,
+    max_failed_fraction, frames_dir,
     json_summary, env, env_urls, policy, model, store, trace_db (None = not given).
     ``registry`` (default: the installed plugins) is asked only for ``env_urls``: which
     environments take that setting.

@@ -17,7 +17,14 @@ and summarizes every run from the store. It prints nothing: it reports through
 A fatal policy error (:class:`~vlmforge.components.FatalPolicyError`) stops the session with a
 :class:`~vlmforge.errors.VlmforgeError`; a stop request (:meth:`EvalSession.request_stop`, or
 SIGINT/SIGTERM with ``handle_signals``) ends the current run early and ``results.interrupted``
-says so.
+says so. Each played run's :class:`RunOutcome` counts its done and failed episodes;
+``results.failures()`` names the runs that finished no episode or failed more than
+``max_failed_fraction`` of them (the CLI exits 1 on any). A full disk under the trace store
+stops the session with a :class:`~vlmforge.errors.StorageFullError` naming the run to resume.
+
+Every run is described and checked (its name is free, or ``--resume`` may continue it) after the
+environment, the policies and the store are built and before the first run record is written,
+so a session that cannot start leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -32,12 +39,12 @@ from pathlib import Path
 from typing import Any
 
 from vlmforge.components import Environment, EnvSpec, Policy, TraceStore
-from vlmforge.errors import ConfigError, VlmforgeError
+from vlmforge.errors import ConfigError, StorageFullError, VlmforgeError, is_disk_full
 from vlmforge.eval_config import EvalConfig, LoadedEvalConfig, PolicySection
 from vlmforge.pricing import ModelPrice
 from vlmforge.resume import ResumePlan
 from vlmforge.runner import EvalRunner, RunnerEvents, RunResult
-from vlmforge.trace import Run
+from vlmforge.trace import EpisodeStatus, Run
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -53,14 +60,75 @@ class PlannedRun:
     run: Run | None = None
     summary: dict[str, Any] | None = None
     result: RunResult | None = None
+    described: Run | None = None  # the run record to create or resume (set before any is)
+
+    @property
+    def outcome(self) -> RunOutcome | None:
+        """The run's episode counts (all its episodes, earlier invocations' included)."""
+        if self.summary is None:
+            return None
+        by_status = self.summary.get("episodes_by_status", {})
+        return RunOutcome(
+            done=int(by_status.get(EpisodeStatus.done.value, 0)),
+            failed=int(by_status.get(EpisodeStatus.failed.value, 0)),
+            interrupted=int(by_status.get(EpisodeStatus.interrupted.value, 0)),
+        )
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A run's episodes by outcome: ``done`` (played to the end or to ``max_steps``),
+    ``failed`` (a policy or environment error ended it) and ``interrupted`` (a stop)."""
+
+    done: int
+    failed: int
+    interrupted: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.failed
+
+    @property
+    def failed_fraction(self) -> float:
+        """Failed episodes over finished ones (0.0 when none finished)."""
+        return self.failed / self.finished if self.finished else 0.0
+
+    def problem(self, max_failed_fraction: float) -> str | None:
+        """Why this outcome fails the eval (None: it does not). A run with no finished
+        episode at all (every seed interrupted, or run by another process) is not judged."""
+        if self.finished == 0:
+            return None
+        if self.done == 0:
+            return f"no episode completed (all {self.failed} failed)"
+        if self.failed_fraction > max_failed_fraction:
+            return (
+                f"{self.failed} of {self.finished} episodes failed "
+                f"({self.failed_fraction:.0%}, more than max_failed_fraction "
+                f"{max_failed_fraction:g})"
+            )
+        return None
 
 
 @dataclass
 class EvalResults:
-    """What :meth:`EvalSession.run` did: the runs it played (in order) and whether it stopped."""
+    """What :meth:`EvalSession.run` did: the runs it played (in order), whether it stopped,
+    and the failure rule's limit (``max_failed_fraction``) :meth:`failures` applies."""
 
     runs: list[PlannedRun] = field(default_factory=list)  # played, each with its summary
     interrupted: str | None = None  # the name of the run a stop request ended early
+    max_failed_fraction: float = 1.0
+
+    def failures(self) -> list[str]:
+        """One line per played run that failed the rule: no episode done (all failed), or more
+        than ``max_failed_fraction`` of its finished episodes failed. Empty: the eval passed."""
+        lines = []
+        for item in self.runs:
+            outcome = item.outcome
+            problem = outcome.problem(self.max_failed_fraction) if outcome else None
+            if problem is not None:
+                name = item.run.name if item.run is not None else item.label
+                lines.append(f"run '{name}': {problem}")
+        return lines
 
     def summaries(self) -> list[dict[str, Any]]:
         return [p.summary for p in self.runs if p.summary is not None]
@@ -225,13 +293,14 @@ class EvalSession:
         if self.config.env is None:
             raise ConfigError(f"{self.loaded.where}: no environment. Add an [env] table.")
         prices = load_prices(self.prices_path)
-        results = EvalResults()
+        results = EvalResults(max_failed_fraction=self.config.max_failed_fraction)
         env = self._build_env()  # worker processes (env_workers) start here, in the background
         try:
             planned = self.plan()
             store = self._build("store", self.config.store, "store")
             try:
                 spec = env.spec()
+                self._describe_all(planned, env, spec, store)  # before any run is written
                 for item in planned:
                     self._play(item, env, spec, store, prices, len(planned))
                     results.runs.append(item)
@@ -248,6 +317,38 @@ class EvalSession:
         self._write_json(results)
         return results
 
+    def _describe_all(
+        self, planned: list[PlannedRun], env: Environment, spec: EnvSpec, store: TraceStore
+    ) -> None:
+        """Describe every policy's run and check it can be opened (a new name, or ``--resume``
+        with the same settings) before the first run record is written."""
+        from vlmforge.resume import check_same_settings
+        from vlmforge.session import describe_run
+
+        assert self.config.env is not None
+        seeds = self.config.seed_list()
+        for item in planned:
+            name = self.run_name(item.label, len(planned))
+            item.described = described = describe_run(
+                name,
+                env_name=self.config.env.name,
+                env=env,
+                spec=spec,
+                policy_name=item.section.name,
+                policy=item.policy,
+                seeds=seeds,
+                tags=self.config.tags,
+            )
+            existing = store.get_run(name)
+            if existing is None:
+                continue
+            if not self.resume:
+                raise ConfigError(
+                    f"a run named '{name}' already exists in the trace store; finish it with "
+                    "--resume or choose another --run-name."
+                )
+            check_same_settings(existing, described)
+
     def _play(
         self,
         item: PlannedRun,
@@ -257,24 +358,21 @@ class EvalSession:
         prices: dict[str, ModelPrice],
         n: int,
     ) -> None:
-        from vlmforge.session import describe_run, open_run
+        from vlmforge.session import open_run
         from vlmforge.summary import summarize
 
-        assert self.config.env is not None
-        name = self.run_name(item.label, n)
-        described = describe_run(
-            name,
-            env_name=self.config.env.name,
-            env=env,
-            spec=spec,
-            policy_name=item.section.name,
-            policy=item.policy,
-            seeds=self.config.seed_list(),
-            tags=self.config.tags,
-        )
+        described = item.described
+        assert described is not None  # _describe_all ran first
+        name = described.name
         if self.resume and store.get_run(name) is None:
             self.events.notice(f"no run named '{name}' yet: starting it.")
-        opened = open_run(store, described, resume=self.resume)
+        try:
+            opened = open_run(store, described, resume=self.resume)
+        except StorageFullError as exc:
+            raise StorageFullError(
+                f"{exc} The run '{name}' was not started; free some space and run the "
+                "command again."
+            ) from None
         if opened.resumed is not None:
             self.events.notice(_resume_line(name, opened.resumed))
         item.run = opened.run
@@ -289,10 +387,17 @@ class EvalSession:
             max_steps=self.config.max_steps,
             frames_dir=Path(self.config.frames_dir) if self.config.frames_dir else None,
         )
-        result = asyncio.run(self._drive(runner, item, len(opened.to_run), n > 1))
+        again = self.config.run_name or name
+        try:
+            result = asyncio.run(self._drive(runner, item, len(opened.to_run), n > 1))
+        except StorageFullError as exc:
+            raise StorageFullError(
+                f"{exc} Run '{name}' stopped: every step committed before is intact (the "
+                "episodes in flight are replayed from the start on resume); free some space "
+                f"and finish it with --resume --run-name {again}."
+            ) from None
         item.result = result
         item.summary = summarize(store, opened.run, prices=prices, wall_time_s=result.wall_time_s)
-        again = self.config.run_name or name
         if result.fatal:
             raise VlmforgeError(
                 f"policy '{item.section.name}' stopped the run '{name}': {result.stopped}. "
@@ -344,8 +449,17 @@ class EvalSession:
         if not path:
             return
         target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(results.summary_doc(), indent=2) + "\n", encoding="utf-8")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(results.summary_doc(), indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            target.unlink(missing_ok=True)  # no half-written summary
+            raise StorageFullError(
+                f"the disk holding json_summary '{target}' is full ({exc.strerror}); the runs "
+                "are complete in the trace store: `vlmforge traces stats` shows their numbers."
+            ) from None
 
 
 def _resume_line(name: str, plan: ResumePlan) -> str:

@@ -33,6 +33,14 @@ EXIT_INTERRUPTED = 130
 @click.option("--model", default=None, help="Model name for the policy (sets its 'model').")
 @click.option("--seeds", default=None, help="Seeds: '0-9', '1,4,7' (default 0-9).")
 @click.option("--max-steps", type=int, default=None, help="Cap on primitive env steps per episode.")
+@click.option(
+    "--max-failed-fraction",
+    type=float,
+    default=None,
+    metavar="F",
+    help="Exit 1 when more than F of a run's finished episodes failed (default 0.5); "
+    "no episode done always exits 1.",
+)
 @click.option("--concurrency", type=int, default=None, help="Episodes in flight (default 1).")
 @click.option(
     "--env-workers",
@@ -74,7 +82,31 @@ def command(
     )
     results = session.run()
     print_summaries(results)
-    sys.exit(EXIT_INTERRUPTED if results.interrupted else 0)
+    sys.exit(exit_code(results))
+
+
+def exit_code(results: EvalResults) -> int:
+    """130 when a stop ended a run early; 1 (with one line per run on stderr) when a run
+    finished no episode or failed more than ``max_failed_fraction`` of them; else 0."""
+    if results.interrupted:
+        return EXIT_INTERRUPTED
+    failures = results.failures()
+    if not failures:
+        return 0
+    from rich.markup import escape
+
+    from vlmforge.cli.output import error_console
+
+    err = error_console()
+    for line in failures:
+        err.print(f"[bold red]error:[/] {escape(line)}", highlight=False)
+    err.print(
+        "The episodes are recorded (`vlmforge traces list`); fix the cause (the errors are on "
+        "the failed episodes) and replay them in a new run, or raise --max-failed-fraction.",
+        highlight=False,
+        markup=False,
+    )
+    return 1
 
 
 class _Display:
