@@ -41,6 +41,7 @@ from vlmforge.components import (
     StepOutcome,
     TraceStore,
 )
+from vlmforge.errors import StorageFullError, is_disk_full
 from vlmforge.frames import write_frame
 from vlmforge.images import PngImage
 from vlmforge.trace import Episode, EpisodeStatus, Run, Step, StepObservation, utcnow
@@ -358,9 +359,16 @@ class EvalRunner:
 
     def _persist(self, step: Step, images: list[PngImage], episode: Episode) -> None:
         if self.frames_dir is not None and images:
-            write_frame(
-                self.frames_dir, episode.seed, step.index, images[-1].png, made=self._frame_dirs
-            )
+            try:
+                write_frame(
+                    self.frames_dir, episode.seed, step.index, images[-1].png, made=self._frame_dirs
+                )
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
+                raise StorageFullError(
+                    f"the disk holding frames_dir '{self.frames_dir}' is full ({exc.strerror})."
+                ) from None
         self.store.record_step(step, images, episode)
 
 

@@ -13,7 +13,7 @@ import peewee as pw
 from pydantic import Field
 
 from vlmforge.config import StrictModel
-from vlmforge.errors import VlmforgeError
+from vlmforge.errors import StorageFullError, VlmforgeError, is_disk_full
 from vlmforge_sqlite.peewee_store import PeeweeTraceStore
 
 # 16 KiB pages pack ~1-2 KB PNG frames and compressed steps with little slack (4 KiB pages
@@ -63,6 +63,8 @@ class SqliteStore(PeeweeTraceStore):
         try:
             _ensure_wal(path, config.busy_timeout_s)
         except sqlite3.DatabaseError as exc:
+            if is_disk_full(exc):
+                raise self._full() from None
             raise VlmforgeError(
                 f"cannot open trace store '{path}': {exc}. Is it a vlmforge SQLite database?"
             ) from None
@@ -81,6 +83,8 @@ class SqliteStore(PeeweeTraceStore):
         try:
             super().__init__(database, where=str(path), compress_level=config.compress_level)
         except (pw.DatabaseError, sqlite3.DatabaseError) as exc:
+            if is_disk_full(exc):
+                raise self._full() from None
             raise VlmforgeError(
                 f"cannot open trace store '{path}': {exc}. Is it a vlmforge SQLite database?"
             ) from None
@@ -108,12 +112,31 @@ class SqliteStore(PeeweeTraceStore):
                     ) from None
                 time.sleep(0.05 * 2**attempts)
         try:
-            yield tx
-        except BaseException as exc:
-            tx.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-        else:
-            tx.__exit__(None, None, None)
+            try:
+                yield tx
+            except BaseException as exc:
+                tx.__exit__(type(exc), exc, exc.__traceback__)
+                raise
+            else:
+                tx.__exit__(None, None, None)  # the commit: where a full disk shows in WAL mode
+        except (pw.DatabaseError, sqlite3.DatabaseError, OSError) as exc:
+            if not is_disk_full(exc):
+                raise
+            self._end_failed_transaction()
+            raise self._full() from None
+
+    def _full(self) -> StorageFullError:
+        return StorageFullError(
+            f"the disk holding trace store '{self.path}' is full (SQLite: database or disk is "
+            "full); the transaction in progress was rolled back."
+        )
+
+    def _end_failed_transaction(self) -> None:
+        """After a failed commit SQLite may or may not have rolled back; make sure it has."""
+        connection = self.db.connection()
+        if connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                connection.rollback()
 
     def checkpoint(self) -> None:
         """Fold the WAL into the main file (sizes on disk are then final)."""

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -35,7 +36,7 @@ from vlmforge.dataset.source import Source
 from vlmforge.dataset.split import row_order, validation_episodes
 from vlmforge.dataset.spool import Spool
 from vlmforge.dataset.stats import FilterStats
-from vlmforge.errors import ConfigError
+from vlmforge.errors import ConfigError, StorageFullError, is_disk_full
 
 STATS_FILE = "filter_stats.json"
 STORE_PATH_KEY = "path"
@@ -188,28 +189,74 @@ def run_filter(
     chain = FilterChain(build_filters(cfg, registry, toml))
     exporters = {s: build_exporter(cfg, registry, toml) for s in ("train", "val")}
     source = open_source(cfg, registry, toml)
-    cfg.output_dir.mkdir(parents=True, exist_ok=True)
-    staging = cfg.output_dir / f".vlmforge-filter-{os.getpid()}"
+    created = not cfg.output_dir.exists()
+    published = False
+    try:
+        with contextlib.closing(source):
+            staging = _make_staging(cfg.output_dir)
+            try:
+                stats = _export(cfg, source, chain, exporters, staging, console, started)
+                _publish(staging, cfg.output_dir)
+                published = True
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    except (OSError, sqlite3.Error) as exc:
+        if not is_disk_full(exc):
+            raise
+        raise StorageFullError(
+            f"the disk holding output_dir '{cfg.output_dir}' is full ({_reason(exc)}); nothing "
+            "was published: the staging folder was removed"
+            + ("" if created else " and the files already in the folder are untouched")
+            + ". Free some space and run the filter again."
+        ) from None
+    finally:
+        if created and not published:
+            _remove_if_empty(cfg.output_dir)
+    return stats
+
+
+def _make_staging(output_dir: Path) -> Path:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    staging = output_dir / f".vlmforge-filter-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir()
+    return staging
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove a folder this run created and left empty (a failed first export)."""
+    with contextlib.suppress(OSError):  # not empty (another writer) or already gone: keep it
+        folder.rmdir()
+
+
+def _export(
+    cfg: FilterConfig,
+    source: Source,
+    chain: FilterChain,
+    exporters: dict[str, Exporter],
+    staging: Path,
+    console: Console | None,
+    started: float,
+) -> FilterStats:
+    """Both passes into ``staging``, with the stats file; nothing is published here."""
     stats = FilterStats(sources=list(source.labels), exporter=cfg.exporter)
     stats.settings = json.loads(cfg.model_dump_json())
-    try:
-        with contextlib.closing(source), _Progress(cfg.progress, console) as progress:
-            spool = Spool(staging)
-            try:
-                keys, strata = _pass_one(cfg, source, chain, spool, stats, progress, staging)
-                val = validation_episodes(keys, strata, cfg.val_fraction, cfg.seed, cfg.stratify)
-                _pass_two(cfg, source, spool, val, exporters, staging, stats, progress)
-            finally:
-                spool.close()
-        stats.filters = chain.counts
-        stats.elapsed_s = time.perf_counter() - started
-        (staging / STATS_FILE).write_text(json.dumps(stats.as_dict(), indent=2) + "\n")
-        _publish(staging, cfg.output_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with _Progress(cfg.progress, console) as progress:
+        spool = Spool(staging)
+        try:
+            keys, strata = _pass_one(cfg, source, chain, spool, stats, progress, staging)
+            val = validation_episodes(keys, strata, cfg.val_fraction, cfg.seed, cfg.stratify)
+            _pass_two(cfg, source, spool, val, exporters, staging, stats, progress)
+        finally:
+            spool.close()
+    stats.filters = chain.counts
+    stats.elapsed_s = time.perf_counter() - started
+    (staging / STATS_FILE).write_text(json.dumps(stats.as_dict(), indent=2) + "\n")
     return stats
 
 
