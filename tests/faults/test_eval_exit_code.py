@@ -156,3 +156,14 @@ def test_an_out_of_range_fraction_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2 and "max_failed_fraction" in proc.stderr
     assert not (tmp_path / "t.db").exists()
+
+
+def test_a_provider_that_hangs_fails_every_episode_and_exits_1(tmp_path: Path) -> None:
+    with OpenAIServer(lambda request: Reply.slow(5.0)) as server:
+        config = _config(tmp_path, server.base_url, seeds="0-1")
+        config.write_text(config.read_text() + "timeout = 0.3\n")  # [policy] is the last table
+        proc = run_cli("eval", "--config", str(config), "--trace-db", str(tmp_path / "t.db"),
+                       "--concurrency", "2", env=ENV)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "no episode completed (all 2 failed)" in " ".join(proc.stderr.split())
+    assert _statuses(tmp_path / "t.db") == ["failed", "failed"]
