@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.faults.tmpfs import grow, small_tmpfs
+from tests.faults.tmpfs import grow, need_root, small_tmpfs
 
 # Each commit appends ~130 KB of 16 KiB WAL pages: a 2 MiB disk holds a few 3-step episodes.
 EVAL = ["eval", "--env", "crafter", "--policy", "random", "--seeds", "0-9", "--max-steps", "3",
@@ -71,6 +71,7 @@ def test_eval_on_a_full_disk_stops_cleanly_and_resume_finishes(tmp_path: Path) -
 
 @pytest.fixture(scope="module")
 def trace_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    need_root()  # no traces to make for tests that will be skipped
     db = tmp_path_factory.mktemp("traces") / "t.db"
     proc = run_cli(*EVAL[:5], "--seeds", "0-3", "--max-steps", "100", "--trace-db", str(db))
     assert proc.returncode == 0, proc.stderr

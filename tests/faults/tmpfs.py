@@ -16,11 +16,16 @@ from pathlib import Path
 import pytest
 
 
+def need_root() -> None:
+    """Skip the test unless it can mount a tmpfs (root, with ``mount`` installed)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("disk-full tests mount a small tmpfs: they need root")
+
+
 @contextlib.contextmanager
 def small_tmpfs(where: Path, size: str) -> Iterator[Path]:
     """A tmpfs of ``size`` (``"1m"``) mounted at ``where`` (created), for the block's length."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("disk-full tests mount a small tmpfs: they need root")
+    need_root()
     where.mkdir(parents=True, exist_ok=True)
     mounted = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
