@@ -300,6 +300,7 @@ class EvalSession:
             store = self._build("store", self.config.store, "store")
             try:
                 spec = env.spec()
+                self._check_outputs()
                 self._describe_all(planned, env, spec, store)  # before any run is written
                 for item in planned:
                     self._play(item, env, spec, store, prices, len(planned))
@@ -316,6 +317,23 @@ class EvalSession:
                 close_env()
         self._write_json(results)
         return results
+
+    def _check_outputs(self) -> None:
+        """``frames_dir`` is a folder that can be made, ``json_summary`` not a folder: found
+        now, not after a run is written."""
+        frames, summary = self.config.frames_dir, self.config.json_summary
+        if frames:
+            try:
+                Path(frames).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"frames_dir '{frames}' (--frames-dir) cannot be made a folder: "
+                    f"{exc.strerror or exc}. Give a folder path."
+                ) from None
+        if summary and Path(summary).is_dir():
+            raise ConfigError(
+                f"json_summary '{summary}' (--json-summary) is a folder; give a file path."
+            )
 
     def _describe_all(
         self, planned: list[PlannedRun], env: Environment, spec: EnvSpec, store: TraceStore

@@ -86,3 +86,14 @@ def test_every_run_is_checked_before_the_first_is_written(tmp_path: Path) -> Non
     assert "a run named 'cmp-b' already exists" in " ".join(proc.stderr.split())
     listed = run_cli("traces", "list", "--trace-db", str(db), "--json")
     assert "cmp-a" not in listed.stdout and "cmp-b" in listed.stdout
+
+
+def test_unusable_output_paths_are_refused_before_the_run_is_written(tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "adir").mkdir()
+    for flag, value in (("--frames-dir", "afile"), ("--json-summary", "adir")):
+        proc = _eval(tmp_path, "--seeds", "0", "--run-name", "out", flag, value)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr and f"({flag})" in proc.stderr
+    listed = run_cli("traces", "list", "--trace-db", str(tmp_path / "t.db"), "--json")
+    assert '"out"' not in listed.stdout  # the name is still free
