@@ -244,13 +244,25 @@ class TraceStore(Protocol):
 
     # writing (the eval runner)
     def create_run(self, run: Run) -> None:
-        """Insert a new run (its settings redacted)."""
+        """Insert a new run (its settings redacted); raises
+        :class:`~vlmforge.errors.RunExistsError` when the name is taken (two processes creating
+        one run at once: ``--resume`` then continues the other's)."""
 
     def update_run(self, run: Run) -> None:
         """Rewrite a run's row (``--resume`` adds seeds, tags)."""
 
     def start_episode(self, episode: Episode) -> None:
-        """Insert the episode (status ``running``), owned by this process until finished."""
+        """Insert the episode (status ``running``), owned by this process until finished,
+        unconditionally (importers, tests); the runner claims its seeds with
+        :meth:`claim_episode`."""
+
+    def claim_episode(self, episode: Episode) -> bool:
+        """Insert the episode (status ``running``, owned by this process) only if its run has no
+        episode of that seed that is finished (``done``, ``failed``) or running in a live
+        process, in one transaction that no other claim of the run can interleave with. Earlier
+        attempts of the seed (``interrupted``, or ``running`` in a process that is gone) are
+        deleted with their steps. Returns whether the seed is now this process's to play; raises
+        :class:`~vlmforge.errors.VlmforgeError` if the run is not in the store."""
 
     def record_step(
         self, step: Step, images: Iterable[PngImage], episode: Episode | None = None

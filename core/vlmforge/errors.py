@@ -30,3 +30,8 @@ class ComponentUnavailableError(VlmforgeError):
 
 class DuplicateComponentError(VlmforgeError):
     """Two plugins registered a component of the same kind under the same name."""
+
+
+class RunExistsError(VlmforgeError):
+    """A store's ``create_run`` was given a name the store already holds (another process may
+    have created it a moment earlier: ``--resume`` then continues that run)."""
