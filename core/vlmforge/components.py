@@ -319,6 +319,46 @@ class SupportsStoreExists(Protocol):
     def exists(self, config: Any) -> bool: ...
 
 
+@dataclass
+class StoreCleanup:
+    """What a store removed (or, with ``dry_run``, would remove): rows of each kind and the bytes
+    of data they held (PNG frames, step payloads, prompt messages)."""
+
+    runs: int = 0
+    episodes: int = 0
+    steps: int = 0
+    achievements: int = 0
+    images: int = 0
+    messages: int = 0  # stored prompt messages (system prompt, history turns)
+    bytes_freed: int = 0
+    dry_run: bool = False
+
+    def total(self) -> int:
+        """How many rows, of every kind."""
+        return (
+            self.runs + self.episodes + self.steps + self.achievements + self.images
+            + self.messages
+        )  # fmt: skip
+
+
+class SupportsCleanup(Protocol):
+    """Optional on a store: deleting runs and collecting what nothing references any more
+    (``vlmforge traces rm``, ``vlmforge traces gc``); a store without it cannot be cleaned up
+    from the command line."""
+
+    def remove_run(self, run_id_or_name: str, *, force: bool = False) -> StoreCleanup:
+        """Delete the run with its episodes, steps and achievements, then what no step
+        references any more (images, messages); refuses (``VlmforgeError``) a run with an
+        episode running in a live process unless ``force``. A run not in the store removes
+        nothing (``runs == 0``)."""
+
+    def collect_garbage(self, *, dry_run: bool = False) -> StoreCleanup:
+        """Delete images and messages no step references (an interrupted episode replayed by
+        ``--resume`` leaves its frames behind) and rows whose episode or run is gone; with
+        ``dry_run`` only count them. Safe while evals write the store: a frame a step committed
+        meanwhile is kept."""
+
+
 # -- filters -------------------------------------------------------------------------------
 @dataclass
 class EpisodeTrace:

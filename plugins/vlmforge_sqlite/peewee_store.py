@@ -22,12 +22,12 @@ from typing import Any
 
 import peewee as pw
 
-from vlmforge.components import EpisodeQuery, EpisodeTrace, StepMetrics
+from vlmforge.components import EpisodeQuery, EpisodeTrace, StepMetrics, StoreCleanup
 from vlmforge.errors import RunExistsError, VlmforgeError
 from vlmforge.images import PngImage
 from vlmforge.redaction import redact_config, redact_text, secret_values
 from vlmforge.trace import Episode, EpisodeStatus, Run, Step
-from vlmforge_sqlite import codec
+from vlmforge_sqlite import cleanup, codec
 from vlmforge_sqlite.migrations import migrate
 from vlmforge_sqlite.models import make_models
 
@@ -223,6 +223,17 @@ class PeeweeTraceStore:
                 .where(E.id.in_(dead), E.status == EpisodeStatus.running.value)
                 .execute()
             )
+
+    # -- cleaning up (vlmforge traces rm / gc) ---------------------------------------------
+    def remove_run(self, run_id_or_name: str, *, force: bool = False) -> StoreCleanup:
+        """Delete the run, its episodes, steps and achievements and what no step references
+        any more; refuses a run with an episode running in a live process unless ``force``."""
+        return cleanup.remove_run(self, run_id_or_name, force=force)
+
+    def collect_garbage(self, *, dry_run: bool = False) -> StoreCleanup:
+        """Delete (``dry_run``: count) frames and messages no step references, and rows whose
+        episode or run is gone."""
+        return cleanup.collect_garbage(self, dry_run=dry_run)
 
     def get_episode(self, episode_id: str) -> Episode | None:
         E = self.m.Episode

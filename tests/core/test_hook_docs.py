@@ -62,6 +62,7 @@ PROTOCOLS = [
     components.Trainer,
     components.ConfiguredFactory,
     components.SupportsStoreExists,
+    components.SupportsCleanup,
 ]
 
 

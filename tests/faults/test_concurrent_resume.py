@@ -191,3 +191,16 @@ def test_claim_episode_of_a_removed_run_is_a_clear_error(tmp_path: Path) -> None
     with pytest.raises(VlmforgeError, match="run1"):
         store.claim_episode(_episode("a", 0))
     store.close()
+
+
+def test_creating_a_taken_run_name_is_run_exists_error(tmp_path: Path) -> None:
+    """What a second process creating the same run at once gets (``--resume`` continues it)."""
+    from vlmforge.errors import RunExistsError
+
+    first, second = open_store(tmp_path / "t.db"), open_store(tmp_path / "t.db")
+    first.create_run(make_run())
+    with pytest.raises(RunExistsError, match="run-one"):
+        second.create_run(make_run(run_id="run2"))
+    assert [r.id for r in second.runs()] == ["run1"]
+    first.close()
+    second.close()
