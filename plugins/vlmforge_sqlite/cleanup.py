@@ -53,7 +53,8 @@ def remove_run(store: PeeweeTraceStore, run_id_or_name: str, *, force: bool) -> 
                 seeds = ", ".join(str(e.seed) for e in sorted(live, key=lambda e: e.seed))
                 raise VlmforgeError(
                     f"run '{row.name}' in {store.where} has {len(live)} episode(s) running "
-                    f"(seeds {seeds}) in a live process ({', '.join(owners)}); nothing was "
+                    f"({'seed' if len(live) == 1 else 'seeds'} {seeds}) in a live process "
+                    f"({', '.join(owners)}); nothing was "
                     "removed. Wait for it to finish or stop it, or pass --force to remove the "
                     "run anyway (that process then stops with an error at its next write)."
                 )

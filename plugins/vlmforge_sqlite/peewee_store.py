@@ -304,8 +304,8 @@ class PeeweeTraceStore:
                         [(i.sha256, i.width, i.height, i.png) for i in new_images.values()],
                     )
                 c = enc.columns
-                cursor.execute(
-                    sql["step"],
+                self._insert_step(
+                    step,
                     (
                         step.episode_id,
                         c["index"],
@@ -336,6 +336,22 @@ class PeeweeTraceStore:
                     )
             _remember(self._known_images, new_images)
             _remember(self._known_blobs, new_blobs)
+
+    def _insert_step(self, step: Step, params: tuple[Any, ...]) -> None:
+        """The step row (inside ``record_step``'s transaction); a step whose episode is gone
+        (its run removed with ``vlmforge traces rm --force`` while this process played it) is
+        a clear error rather than the database's foreign-key failure."""
+        try:
+            self.db.execute_sql(self._sql["step"], params)
+        except pw.IntegrityError:
+            E = self.m.Episode
+            if E.select().where(E.id == step.episode_id).exists():
+                raise
+            raise VlmforgeError(
+                f"episode {step.episode_id} is no longer in {self.where}: its run was removed "
+                "(`vlmforge traces rm --force`?) while this process was playing it; step "
+                f"{step.index} was not recorded."
+            ) from None
 
     @functools.cached_property
     def _sql(self) -> dict[str, str]:

@@ -272,3 +272,39 @@ def test_the_sqlite_store_implements_supports_cleanup() -> None:
     from vlmforge_sqlite.store import SqliteStore
 
     assert signature_problems(SqliteStore, SupportsCleanup) == []
+
+
+def test_an_eval_whose_run_is_removed_by_force_stops_with_a_clear_error(
+    tmp_path: Path, cli: CLI
+) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    db = tmp_path / "f.db"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VLMFORGE_")}
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "vlmforge", "eval", "--env", "crafter", "--policy", "random",
+         "--seeds", "0-99", "--max-steps", "10000", "--trace-db", str(db), "--run-name", "long"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert writer.poll() is None, writer.communicate()
+        try:
+            with sqlite3.connect(db, timeout=5) as con:
+                if con.execute("SELECT COUNT(*) FROM step").fetchone()[0] >= 10:
+                    break
+        except sqlite3.OperationalError:
+            pass  # not created yet
+        time.sleep(0.05)
+    refused = cli("traces", "rm", "long", "--trace-db", str(db))
+    assert refused.returncode == 1 and "--force" in refused.stderr
+    forced = cli("traces", "rm", "long", "--trace-db", str(db), "--force")
+    assert forced.returncode == 0, forced.stderr
+    _, err = writer.communicate(timeout=60)
+    assert writer.returncode == 1, err
+    assert "Traceback" not in err
+    assert "no longer in" in " ".join(err.split()) and "traces rm" in err
+    assert _counts(db)["run"] == 0
