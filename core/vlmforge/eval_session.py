@@ -358,7 +358,7 @@ def _resume_line(name: str, plan: ResumePlan) -> str:
         f"resuming run '{name}': {len(plan.kept)} seeds finished, "
         f"{len(plan.restarted)} interrupted restarted from scratch, "
         f"{len(plan.to_run)} to run"
-        + (f", {len(plan.busy)} being run by another process" if plan.busy else "")
+        + (f", {len(plan.busy)} being run by another process (tried last)" if plan.busy else "")
     )
 
 

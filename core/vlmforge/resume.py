@@ -3,9 +3,10 @@
 For each requested seed, the run's existing episode decides:
 
 - ``done`` or ``failed``: kept, the seed is skipped (a policy failure is a recorded outcome);
-- ``running`` and owned by a live process (another eval on the same run): skipped, with a
-  warning; ``running`` and owned by a process that is gone (SIGKILL) is first marked
-  ``interrupted`` by the store's ``recover_interrupted``;
+- ``running`` and owned by a live process (another eval on the same run): ``busy``, tried
+  after the others (the claim then skips it, or takes it over if that process has died);
+  ``running`` and owned by a process that is gone (SIGKILL) is first marked ``interrupted`` by
+  the store's ``recover_interrupted``;
 - ``interrupted``: the seed is run again from the start; its partial steps are deleted when the
   runner claims the seed, so every seed ends with exactly one episode and the episode's steps
   are one uninterrupted trajectory (a half-played episode cannot be continued: the policy's

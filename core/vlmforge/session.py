@@ -82,7 +82,8 @@ def open_run(store: TraceStore, run: Run, *, resume: bool) -> OpenedRun:
     plan = plan_resume(store, existing, run.seeds)
     existing.seeds = existing.seeds + [s for s in run.seeds if s not in existing.seeds]
     store.update_run(existing)
-    return OpenedRun(existing, plan.to_run, plan)
+    # seeds another process holds come last: its claim decides then (taken over if it died)
+    return OpenedRun(existing, plan.to_run + plan.busy, plan)
 
 
 async def play(
