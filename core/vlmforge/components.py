@@ -244,13 +244,25 @@ class TraceStore(Protocol):
 
     # writing (the eval runner)
     def create_run(self, run: Run) -> None:
-        """Insert a new run (its settings redacted)."""
+        """Insert a new run (its settings redacted); raises
+        :class:`~vlmforge.errors.RunExistsError` when the name is taken (two processes creating
+        one run at once: ``--resume`` then continues the other's)."""
 
     def update_run(self, run: Run) -> None:
         """Rewrite a run's row (``--resume`` adds seeds, tags)."""
 
     def start_episode(self, episode: Episode) -> None:
-        """Insert the episode (status ``running``), owned by this process until finished."""
+        """Insert the episode (status ``running``), owned by this process until finished,
+        unconditionally (importers, tests); the runner claims its seeds with
+        :meth:`claim_episode`."""
+
+    def claim_episode(self, episode: Episode) -> bool:
+        """Insert the episode (status ``running``, owned by this process) only if its run has no
+        episode of that seed that is finished (``done``, ``failed``) or running in a live
+        process, in one transaction that no other claim of the run can interleave with. Earlier
+        attempts of the seed (``interrupted``, or ``running`` in a process that is gone) are
+        deleted with their steps. Returns whether the seed is now this process's to play; raises
+        :class:`~vlmforge.errors.VlmforgeError` if the run is not in the store."""
 
     def record_step(
         self, step: Step, images: Iterable[PngImage], episode: Episode | None = None
@@ -305,6 +317,46 @@ class SupportsStoreExists(Protocol):
     rather than open (so create) an empty store; a factory without ``exists`` is opened as is."""
 
     def exists(self, config: Any) -> bool: ...
+
+
+@dataclass
+class StoreCleanup:
+    """What a store removed (or, with ``dry_run``, would remove): rows of each kind and the bytes
+    of data they held (PNG frames, step payloads, prompt messages)."""
+
+    runs: int = 0
+    episodes: int = 0
+    steps: int = 0
+    achievements: int = 0
+    images: int = 0
+    messages: int = 0  # stored prompt messages (system prompt, history turns)
+    bytes_freed: int = 0
+    dry_run: bool = False
+
+    def total(self) -> int:
+        """How many rows, of every kind."""
+        return (
+            self.runs + self.episodes + self.steps + self.achievements + self.images
+            + self.messages
+        )  # fmt: skip
+
+
+class SupportsCleanup(Protocol):
+    """Optional on a store: deleting runs and collecting what nothing references any more
+    (``vlmforge traces rm``, ``vlmforge traces gc``); a store without it cannot be cleaned up
+    from the command line."""
+
+    def remove_run(self, run_id_or_name: str, *, force: bool = False) -> StoreCleanup:
+        """Delete the run with its episodes, steps and achievements, then what no step
+        references any more (images, messages); refuses (``VlmforgeError``) a run with an
+        episode running in a live process unless ``force``. A run not in the store removes
+        nothing (``runs == 0``)."""
+
+    def collect_garbage(self, *, dry_run: bool = False) -> StoreCleanup:
+        """Delete images and messages no step references (an interrupted episode replayed by
+        ``--resume`` leaves its frames behind) and rows whose episode or run is gone; with
+        ``dry_run`` only count them. Safe while evals write the store: a frame a step committed
+        meanwhile is kept."""
 
 
 # -- filters -------------------------------------------------------------------------------

@@ -61,3 +61,8 @@ def is_disk_full(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+class RunExistsError(VlmforgeError):
+    """A store's ``create_run`` was given a name the store already holds (another process may
+    have created it a moment earlier: ``--resume`` then continues that run)."""

@@ -422,6 +422,11 @@ class EvalSession:
                 f"{len(result.not_started)} episodes were not started; fix the problem and "
                 f"finish with --resume --run-name {again}."
             )
+        if result.skipped:
+            self.events.notice(
+                f"run '{name}': {len(result.skipped)} seeds were claimed or finished by another "
+                f"process meanwhile and were skipped here ({_seed_list(result.skipped)})."
+            )
         if result.stopped:
             self.events.notice(
                 f"interrupted: run '{name}' stopped with {len(result.not_started)} seeds not "
@@ -485,5 +490,10 @@ def _resume_line(name: str, plan: ResumePlan) -> str:
         f"resuming run '{name}': {len(plan.kept)} seeds finished, "
         f"{len(plan.restarted)} interrupted restarted from scratch, "
         f"{len(plan.to_run)} to run"
-        + (f", {len(plan.busy)} being run by another process" if plan.busy else "")
+        + (f", {len(plan.busy)} being run by another process (tried last)" if plan.busy else "")
     )
+
+
+def _seed_list(seeds: list[int], limit: int = 10) -> str:
+    shown = ", ".join(str(s) for s in sorted(seeds)[:limit])
+    return shown + (", ..." if len(seeds) > limit else "")

@@ -3,13 +3,19 @@
 For each requested seed, the run's existing episode decides:
 
 - ``done`` or ``failed``: kept, the seed is skipped (a policy failure is a recorded outcome);
-- ``running`` and owned by a live process (another eval on the same run): skipped, with a
-  warning; ``running`` and owned by a process that is gone (SIGKILL) is first marked
-  ``interrupted`` by the store's ``recover_interrupted``;
-- ``interrupted``: its partial steps are deleted and the seed is run again from the start, so
-  every seed ends with exactly one episode and the episode's steps are one uninterrupted
-  trajectory (a half-played episode cannot be continued: the policy's state is gone);
+- ``running`` and owned by a live process (another eval on the same run): ``busy``, tried
+  after the others (the claim then skips it, or takes it over if that process has died);
+  ``running`` and owned by a process that is gone (SIGKILL) is first marked ``interrupted`` by
+  the store's ``recover_interrupted``;
+- ``interrupted``: the seed is run again from the start; its partial steps are deleted when the
+  runner claims the seed, so every seed ends with exactly one episode and the episode's steps
+  are one uninterrupted trajectory (a half-played episode cannot be continued: the policy's
+  state is gone);
 - no episode: the seed runs.
+
+The plan is what this process found when it opened the run; the claim
+(:meth:`~vlmforge.components.TraceStore.claim_episode`, one transaction per seed) decides: a seed
+that another process claimed or finished since then is skipped.
 """
 
 from __future__ import annotations
@@ -64,7 +70,8 @@ def _differing(a: dict[str, Any], b: dict[str, Any]) -> set[str]:
 
 
 def plan_resume(store: TraceStore, run: Run, seeds: list[int]) -> ResumePlan:
-    """Decide what to do with each seed (and delete interrupted episodes' partial steps)."""
+    """Decide what to do with each seed (stale interrupted attempts of a finished seed are
+    deleted; those of a seed to replay are deleted when it is claimed)."""
     store.recover_interrupted()
     existing: dict[int, list[Any]] = {}
     for episode in store.episodes([run.id]):
@@ -82,8 +89,6 @@ def plan_resume(store: TraceStore, run: Run, seeds: list[int]) -> ResumePlan:
         if EpisodeStatus.running in statuses:
             plan.busy.append(seed)
             continue
-        for e in episodes:
-            store.delete_episode(e.id)
         if episodes:
             plan.restarted.append(seed)
         plan.to_run.append(seed)

@@ -59,6 +59,8 @@ class RunnerEvents:
     episode_started: Callable[[Episode], None] = lambda episode: None
     step_recorded: Callable[[Episode, Step], None] = lambda episode, step: None
     episode_finished: Callable[[Episode], None] = lambda episode: None
+    # a seed another process had claimed or finished when this one came to it
+    episode_skipped: Callable[[int], None] = lambda seed: None
 
 
 @dataclass
@@ -67,6 +69,7 @@ class RunResult:
 
     episodes: list[Episode] = field(default_factory=list)  # finished here, any status
     not_started: list[int] = field(default_factory=list)  # seeds left when the run stopped
+    skipped: list[int] = field(default_factory=list)  # claimed or finished by another process
     stopped: str | None = None  # "interrupted" or the fatal policy error
     fatal: bool = False
     wall_time_s: float = 0.0
@@ -188,14 +191,22 @@ class EvalRunner:
             if seed is None:
                 return
             try:
-                result.episodes.append(await self._episode(seed))
+                episode = await self._episode(seed)
             except BaseException:
                 self._stop_now("error")  # a store failure or a bug: stop the other episodes
                 raise
+            if episode is None:
+                result.skipped.append(seed)
+                self.events.episode_skipped(seed)
+            else:
+                result.episodes.append(episode)
 
-    async def _episode(self, seed: int) -> Episode:
+    async def _episode(self, seed: int) -> Episode | None:
+        """Play ``seed``, or return None if the store says another process holds or finished
+        it (the claim is one transaction: several processes may run one run's seeds)."""
         episode = Episode(id=new_id(), run_id=self.run_.id, seed=seed)
-        await self._in_store(self.store.start_episode, episode)
+        if not await self._in_store(self.store.claim_episode, episode):
+            return None
         self.events.episode_started(episode)
         env_episode = None
         write: asyncio.Future[None] | None = None

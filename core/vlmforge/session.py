@@ -14,7 +14,7 @@ from typing import Any
 
 from vlmforge import __version__
 from vlmforge.components import Environment, EnvSpec, Policy, TraceStore
-from vlmforge.errors import ConfigError
+from vlmforge.errors import ConfigError, RunExistsError
 from vlmforge.redaction import redact_config
 from vlmforge.resume import ResumePlan, check_same_settings, plan_resume
 from vlmforge.runner import EvalRunner, RunResult, new_id
@@ -61,11 +61,18 @@ class OpenedRun:
 
 def open_run(store: TraceStore, run: Run, *, resume: bool) -> OpenedRun:
     """Create ``run``, or with ``resume`` continue the stored run of that name (same settings
-    required; its finished seeds are kept, interrupted ones replayed from the start)."""
+    required; its finished seeds are kept, interrupted ones replayed from the start). Several
+    processes may open one run at once: the runner claims each seed in the store before playing
+    it (:meth:`~vlmforge.components.TraceStore.claim_episode`), so each seed is played once."""
     existing = store.get_run(run.name)
     if existing is None:
-        store.create_run(run)
-        return OpenedRun(run, list(run.seeds))
+        try:
+            store.create_run(run)
+            return OpenedRun(run, list(run.seeds))
+        except RunExistsError:  # another process created it a moment ago
+            existing = store.get_run(run.name)
+            if existing is None:
+                raise
     if not resume:
         raise ConfigError(
             f"a run named '{run.name}' already exists in the trace store; finish it with "
@@ -75,7 +82,8 @@ def open_run(store: TraceStore, run: Run, *, resume: bool) -> OpenedRun:
     plan = plan_resume(store, existing, run.seeds)
     existing.seeds = existing.seeds + [s for s in run.seeds if s not in existing.seeds]
     store.update_run(existing)
-    return OpenedRun(existing, plan.to_run, plan)
+    # seeds another process holds come last: its claim decides then (taken over if it died)
+    return OpenedRun(existing, plan.to_run + plan.busy, plan)
 
 
 async def play(

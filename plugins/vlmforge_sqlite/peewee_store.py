@@ -22,11 +22,12 @@ from typing import Any
 
 import peewee as pw
 
-from vlmforge.components import EpisodeQuery, EpisodeTrace, StepMetrics
+from vlmforge.components import EpisodeQuery, EpisodeTrace, StepMetrics, StoreCleanup
+from vlmforge.errors import RunExistsError, VlmforgeError
 from vlmforge.images import PngImage
 from vlmforge.redaction import redact_config, redact_text, secret_values
 from vlmforge.trace import Episode, EpisodeStatus, Run, Step
-from vlmforge_sqlite import codec
+from vlmforge_sqlite import cleanup, codec
 from vlmforge_sqlite.migrations import migrate
 from vlmforge_sqlite.models import make_models
 
@@ -57,6 +58,7 @@ def _column_name(key: str) -> str:
 
 
 _MESSAGE_CACHE = 4096
+_FINISHED = (EpisodeStatus.done.value, EpisodeStatus.failed.value)
 
 
 class PeeweeTraceStore:
@@ -108,8 +110,11 @@ class PeeweeTraceStore:
         """Insert a run; its settings are redacted first."""
         columns = codec.run_columns(run, self._redact_config)
         columns["system_prompt"] = run.system_prompt and self._redact(run.system_prompt)
+        R = self.m.Run
         with self._lock, self._write_transaction():
-            self.m.Run.insert(**columns).execute()
+            if R.select().where(R.name == run.name).exists():
+                raise RunExistsError(f"a run named '{run.name}' already exists in {self.where}")
+            R.insert(**columns).execute()
 
     def update_run(self, run: Run) -> None:
         columns = codec.run_columns(run, self._redact_config)
@@ -130,10 +135,49 @@ class PeeweeTraceStore:
 
     # -- episodes --------------------------------------------------------------------------
     def start_episode(self, episode: Episode) -> None:
+        with self._lock, self._write_transaction():
+            self._insert_episode(episode)
+
+    def _insert_episode(self, episode: Episode) -> None:
         columns = codec.episode_columns(episode)
         columns["error"] = episode.error and self._redact(episode.error)
+        self.m.Episode.insert(owner=self.owner, **columns).execute()
+
+    def claim_episode(self, episode: Episode) -> bool:
+        """Insert ``episode`` unless its seed is finished or held by a live process, in one
+        write transaction (SQLite: ``BEGIN IMMEDIATE``, so claims of all processes are
+        serialised; a database with row locks locks the run's row first). Earlier attempts
+        (interrupted, or running in a dead process) are deleted with their steps."""
+        R, E = self.m.Run, self.m.Episode
         with self._lock, self._write_transaction():
-            self.m.Episode.insert(owner=self.owner, **columns).execute()
+            run = R.select(R.id).where(R.id == episode.run_id)
+            if self.db.for_update:
+                run = run.for_update()
+            if not run.exists():
+                raise VlmforgeError(
+                    f"run {episode.run_id} is no longer in {self.where} (removed by `vlmforge "
+                    f"traces rm`?); seed {episode.seed} was not played. Start a new run."
+                )
+            rows = list(
+                E.select(E.id, E.status, E.owner).where(
+                    E.run == episode.run_id, E.seed == episode.seed
+                )
+            )
+            stale = []
+            for row in rows:
+                if row.status in _FINISHED or (
+                    row.status == EpisodeStatus.running.value and not self._owner_gone(row.owner)
+                ):
+                    return False
+                stale.append(row.id)
+            if stale:
+                self._delete_episode_rows(stale)
+            self._insert_episode(episode)
+        return True
+
+    def _owner_gone(self, owner: str | None) -> bool:
+        """Whether a running episode's writer is known to be gone (another host: not known)."""
+        return owner is not None and self._is_alive(owner) is False
 
     def finish_episode(self, episode: Episode) -> None:
         self._update_episode(episode, owner=None)
@@ -149,11 +193,15 @@ class PeeweeTraceStore:
 
     def delete_episode(self, episode_id: str) -> None:
         """Remove an episode, its steps and achievements (images and blobs stay: shared)."""
-        m = self.m
         with self._lock, self._write_transaction():
-            m.Achievement.delete().where(m.Achievement.episode == episode_id).execute()
-            m.Step.delete().where(m.Step.episode == episode_id).execute()
-            m.Episode.delete().where(m.Episode.id == episode_id).execute()
+            self._delete_episode_rows([episode_id])
+
+    def _delete_episode_rows(self, episode_ids: list[str]) -> None:
+        """Delete episodes with their steps and achievements (inside a write transaction)."""
+        m = self.m
+        m.Achievement.delete().where(m.Achievement.episode.in_(episode_ids)).execute()
+        m.Step.delete().where(m.Step.episode.in_(episode_ids)).execute()
+        m.Episode.delete().where(m.Episode.id.in_(episode_ids)).execute()
 
     def recover_interrupted(self) -> int:
         """Mark running episodes of writers that are gone (on this host) as interrupted."""
@@ -175,6 +223,17 @@ class PeeweeTraceStore:
                 .where(E.id.in_(dead), E.status == EpisodeStatus.running.value)
                 .execute()
             )
+
+    # -- cleaning up (vlmforge traces rm / gc) ---------------------------------------------
+    def remove_run(self, run_id_or_name: str, *, force: bool = False) -> StoreCleanup:
+        """Delete the run, its episodes, steps and achievements and what no step references
+        any more; refuses a run with an episode running in a live process unless ``force``."""
+        return cleanup.remove_run(self, run_id_or_name, force=force)
+
+    def collect_garbage(self, *, dry_run: bool = False) -> StoreCleanup:
+        """Delete (``dry_run``: count) frames and messages no step references, and rows whose
+        episode or run is gone."""
+        return cleanup.collect_garbage(self, dry_run=dry_run)
 
     def get_episode(self, episode_id: str) -> Episode | None:
         E = self.m.Episode
@@ -245,8 +304,8 @@ class PeeweeTraceStore:
                         [(i.sha256, i.width, i.height, i.png) for i in new_images.values()],
                     )
                 c = enc.columns
-                cursor.execute(
-                    sql["step"],
+                self._insert_step(
+                    step,
                     (
                         step.episode_id,
                         c["index"],
@@ -277,6 +336,22 @@ class PeeweeTraceStore:
                     )
             _remember(self._known_images, new_images)
             _remember(self._known_blobs, new_blobs)
+
+    def _insert_step(self, step: Step, params: tuple[Any, ...]) -> None:
+        """The step row (inside ``record_step``'s transaction); a step whose episode is gone
+        (its run removed with ``vlmforge traces rm --force`` while this process played it) is
+        a clear error rather than the database's foreign-key failure."""
+        try:
+            self.db.execute_sql(self._sql["step"], params)
+        except pw.IntegrityError:
+            E = self.m.Episode
+            if E.select().where(E.id == step.episode_id).exists():
+                raise
+            raise VlmforgeError(
+                f"episode {step.episode_id} is no longer in {self.where}: its run was removed "
+                "(`vlmforge traces rm --force`?) while this process was playing it; step "
+                f"{step.index} was not recorded."
+            ) from None
 
     @functools.cached_property
     def _sql(self) -> dict[str, str]:

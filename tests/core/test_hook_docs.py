@@ -62,6 +62,7 @@ PROTOCOLS = [
     components.Trainer,
     components.ConfiguredFactory,
     components.SupportsStoreExists,
+    components.SupportsCleanup,
 ]
 
 
@@ -121,7 +122,7 @@ def test_the_member_listing_sees_methods_properties_attributes_and_async():
         "TraceStore.episodes(run_ids: Sequence[str] | None = None, *, "
         "query: EpisodeQuery | None = None) -> Iterator[Episode]"
     ) in store
-    assert len(store) == 17
+    assert len(store) == 18
     assert "async Policy.start_episode(env: EnvSpec, seed: int) -> EpisodePolicy" in list(
         protocol_members(components.Policy)
     )

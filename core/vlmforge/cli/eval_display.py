@@ -70,7 +70,12 @@ class EvalProgress:
         self.progress.stop()
 
     def events(self) -> RunnerEvents:
-        return RunnerEvents(step_recorded=self._step, episode_finished=self._finished)
+        return RunnerEvents(
+            step_recorded=self._step, episode_finished=self._finished, episode_skipped=self._skip
+        )
+
+    def _skip(self, seed: int) -> None:
+        self.progress.advance(self.task)
 
     def _step(self, episode: Episode, step: Step) -> None:
         self.steps += len(step.actions)

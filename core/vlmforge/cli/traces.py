@@ -94,7 +94,7 @@ def find_episode(store: Any, ref: str) -> Any:
 
 @click.group("traces")
 def command() -> None:
-    """List and inspect recorded runs and episodes."""
+    """List, inspect and delete recorded runs and episodes."""
 
 
 @command.command("list")
@@ -304,3 +304,7 @@ def frames_cmd(
         raise ConfigError(f"episode {episode.id} has no frames (was it run without images?).")
     gif = write_gif(out / "episode.gif", pngs, duration_ms=gif_ms)
     console().print(f"wrote {len(pngs)} frames and {gif}", markup=False)
+
+
+# `traces rm` and `traces gc` (the commands that delete) register themselves on the group.
+from vlmforge.cli import traces_write  # noqa: E402, F401

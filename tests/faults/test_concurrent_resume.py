@@ -1,0 +1,248 @@
+"""Several ``vlmforge eval --resume`` processes on one run play every seed exactly once.
+
+Each process claims a seed in the store (one write transaction) before playing it; a seed that
+another live process holds, or that is finished, is skipped; an interrupted attempt, or one
+whose process is gone (kill -9), is taken over. Real processes on a real SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.eval.helpers import make_run, open_store
+from vlmforge.trace import Episode, EpisodeStatus
+
+
+def _eval(db: Path, cwd: Path, seeds: str, max_steps: int, name: str = "N") -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "vlmforge",
+        "eval",
+        "--env",
+        "crafter",
+        "--policy",
+        "random",
+        "--seeds",
+        seeds,
+        "--max-steps",
+        str(max_steps),
+        "--concurrency",
+        "2",
+        "--trace-db",
+        str(db),
+        "--run-name",
+        name,
+        "--resume",
+    ]
+
+
+def _start(cmd: list[str], cwd: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VLMFORGE_")}
+    return subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _finish(procs: list[subprocess.Popen[str]], timeout: float = 120) -> list[str]:
+    errors = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=timeout)
+        assert proc.returncode == 0, (out, err)
+        assert "Traceback" not in err, err
+        errors.append(err)
+    return errors
+
+
+def _wait_for_steps(db: Path, n: int, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=5) as con:
+                    if con.execute("SELECT COUNT(*) FROM step").fetchone()[0] >= n:
+                        return
+            except sqlite3.OperationalError:
+                pass  # tables not created yet
+        time.sleep(0.02)
+    raise AssertionError("the eval recorded no steps in time")
+
+
+def _check_once(db: Path, seeds: list[int], name: str = "N") -> None:
+    """Every seed has exactly one episode, done, with one uninterrupted trajectory; no step or
+    achievement row is left without its episode."""
+    store = open_store(db)
+    try:
+        run = store.get_run(name)
+        assert run is not None
+        episodes = list(store.episodes([run.id]))
+        assert sorted(e.seed for e in episodes) == seeds, [(e.seed, e.status) for e in episodes]
+        for e in episodes:
+            assert e.status is EpisodeStatus.done, (e.seed, e.status, e.error)
+            steps = list(store.steps(e.id))
+            assert [s.index for s in steps] == list(range(e.steps)) and e.steps > 0
+            assert sum(len(s.actions) for s in steps) == e.env_steps
+    finally:
+        store.close()
+    with sqlite3.connect(db) as con:
+        for table in ("step", "achievement"):
+            orphans = con.execute(
+                f"SELECT COUNT(*) FROM {table} t LEFT JOIN episode e ON t.episode_id = e.id "
+                "WHERE e.id IS NULL"
+            ).fetchone()[0]
+            assert orphans == 0, table
+
+
+def test_the_issue_reproduction_two_resumers_started_together(tmp_path: Path) -> None:
+    """``A="vlmforge eval ... --resume"; $A & $A & wait``: each seed played once, no error."""
+    db = tmp_path / "d.db"
+    cmd = _eval(db, tmp_path, "0-7", 300)
+    _finish([_start(cmd, tmp_path), _start(cmd, tmp_path)])
+    _check_once(db, list(range(8)))
+
+
+def test_a_resumer_joining_a_live_run_skips_the_seeds_it_holds_or_finished(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "d.db"
+    cmd = _eval(db, tmp_path, "0-7", 300)
+    first = _start(cmd, tmp_path)
+    _wait_for_steps(db, 20, first)  # the run exists and seeds 0 and 1 are being played
+    second = _start(cmd, tmp_path)
+    errors = _finish([first, second])
+    _check_once(db, list(range(8)))
+    assert "being run by another process" in errors[1] or "another process" in errors[1]
+
+
+def test_four_resumers_and_a_killed_writer(tmp_path: Path) -> None:
+    """A writer killed mid-run leaves running episodes; four resumers started together take
+    them over and finish the run: every seed once, no lost or stray steps."""
+    db = tmp_path / "d.db"
+    cmd = _eval(db, tmp_path, "0-7", 60)
+    killed = _start(cmd, tmp_path)
+    _wait_for_steps(db, 20, killed)
+    killed.send_signal(signal.SIGKILL)
+    killed.communicate()
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT COUNT(*) FROM episode WHERE status = 'running'").fetchone()[0]
+    _finish([_start(cmd, tmp_path) for _ in range(4)])
+    _check_once(db, list(range(8)))
+
+
+# -- the store's claim, in one process -----------------------------------------------------
+def _episode(episode_id: str, seed: int) -> Episode:
+    return Episode(id=episode_id, run_id="run1", seed=seed)
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_claim_episode_takes_a_free_seed_once(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "t.db")
+    store.create_run(make_run())
+    assert store.claim_episode(_episode("a", 0)) is True
+    assert store.claim_episode(_episode("b", 0)) is False  # running, by this live process
+    done = _episode("a", 0)
+    done.status = EpisodeStatus.done
+    store.finish_episode(done)
+    assert store.claim_episode(_episode("c", 0)) is False  # finished
+    assert [e.id for e in store.episodes(["run1"])] == ["a"]
+    store.close()
+
+
+def test_claim_episode_replaces_an_interrupted_or_orphaned_attempt(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    store = open_store(db)
+    store.create_run(make_run())
+    assert store.claim_episode(_episode("old", 0))
+    stopped = _episode("old", 0)
+    stopped.status = EpisodeStatus.interrupted
+    store.finish_episode(stopped)
+    assert store.claim_episode(_episode("new", 0))
+    assert [e.id for e in store.episodes(["run1"])] == ["new"]
+    # a running episode whose writer is gone (this host, dead pid) is taken over as well
+    with sqlite3.connect(db) as con:
+        con.execute(
+            "UPDATE episode SET owner = ? WHERE id = 'new'",
+            (f"{socket.gethostname()}:{_dead_pid()}",),
+        )
+    assert store.claim_episode(_episode("newer", 0))
+    assert [e.id for e in store.episodes(["run1"])] == ["newer"]
+    store.close()
+
+
+def test_claim_episode_of_a_removed_run_is_a_clear_error(tmp_path: Path) -> None:
+    from vlmforge.errors import VlmforgeError
+
+    store = open_store(tmp_path / "t.db")
+    with pytest.raises(VlmforgeError, match="run1"):
+        store.claim_episode(_episode("a", 0))
+    store.close()
+
+
+def test_creating_a_taken_run_name_is_run_exists_error(tmp_path: Path) -> None:
+    """What a second process creating the same run at once gets (``--resume`` continues it)."""
+    from vlmforge.errors import RunExistsError
+
+    first, second = open_store(tmp_path / "t.db"), open_store(tmp_path / "t.db")
+    first.create_run(make_run())
+    with pytest.raises(RunExistsError, match="run-one"):
+        second.create_run(make_run(run_id="run2"))
+    assert [r.id for r in second.runs()] == ["run1"]
+    first.close()
+    second.close()
+
+
+def test_a_seed_whose_holder_dies_after_the_plan_is_taken_over(tmp_path: Path) -> None:
+    """The plan saw seed 1 held by a live process; that process dies before the runner comes
+    to the seed: the claim (not the stale plan) decides, and the seed is played here."""
+    from vlmforge.eval_config import EvalConfig
+    from vlmforge.eval_session import EvalSession, SessionEvents
+
+    db = tmp_path / "t.db"
+    config = EvalConfig.model_validate(
+        {
+            "run_name": "lib",
+            "seeds": "0-1",
+            "max_steps": 15,
+            "env": {"name": "crafter"},
+            "policy": {"name": "random"},
+            "store": {"name": "sqlite", "path": str(db)},
+        }
+    )
+    EvalSession(config.model_copy(update={"seeds": "0"})).run()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    store = open_store(db)
+    run = store.get_run("lib")
+    assert run is not None
+    assert store.claim_episode(Episode(id="held", run_id=run.id, seed=1))
+    store.close()
+    with sqlite3.connect(db) as con:
+        con.execute(
+            "UPDATE episode SET owner = ? WHERE id = 'held'",
+            (f"{socket.gethostname()}:{holder.pid}",),
+        )
+    notices: list[str] = []
+
+    def notice(text: str) -> None:  # said after the plan, before any seed is played
+        notices.append(text)
+        if text.startswith("resuming"):
+            holder.kill()
+            holder.wait()
+
+    EvalSession(config, resume=True, events=SessionEvents(notice=notice)).run()
+    assert "1 being run by another process" in notices[0]
+    _check_once(db, [0, 1], name="lib")
