@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vlmforge.errors import ConfigError
+from vlmforge.redaction import use_secret
 from vlmforge_serve.settings import ServeSettings
 
 
@@ -102,6 +103,7 @@ def read_api_key(variable: str | None) -> str | None:
             f"--api-key-env {variable}: the environment variable {variable} is not set or "
             "empty. Export the key in it (or use --env-file) before starting the server."
         )
+    use_secret(value)  # redacted wherever it appears in the logs
     return value.strip()
 
 
