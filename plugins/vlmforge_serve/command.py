@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
+import sys
 from typing import Any
 
 import click
 
 from vlmforge.cli.options import component_option, plugins_dir_option
+from vlmforge_serve.levels import LOG_LEVELS
+
+EXIT_INTERRUPTED = 130  # Ctrl-C, as `vlmforge eval`
 
 
 def _is_loopback(host: str) -> bool:
@@ -55,7 +60,12 @@ def _is_loopback(host: str) -> bool:
 @click.option(
     "--max-body-bytes", type=int, default=None, help="Refuse larger request bodies (413)."
 )
-@click.option("--log-level", default=None, help="uvicorn log level [default: warning].")
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default=None,
+    help="uvicorn log level; info and below add the access log [default: warning].",
+)
 @plugins_dir_option
 def command(
     env: str | None,
@@ -117,7 +127,13 @@ def command(
             run_uvicorn(app, sockets[0], settings)
         else:
             del app  # each worker builds its own
-            supervise(plan, sockets, log=lambda msg: error_console().print(msg, markup=False))
+            stopped_by = supervise(
+                plan, sockets, log=lambda msg: error_console().print(msg, markup=False)
+            )
+            if stopped_by == signal.SIGINT:
+                sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn has shut down gracefully, then re-raised it
+        sys.exit(EXIT_INTERRUPTED)
     finally:
         for sock in sockets:
             sock.close()
