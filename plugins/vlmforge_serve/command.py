@@ -81,6 +81,18 @@ def command(
     With --workers N, worker i listens on port+i: give every URL to the client
     (--env-url once per worker). See docs/serve.md.
     """
+    try:
+        stopped_by = _serve(env, config_file, plugins_dirs, flags)
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn shuts down gracefully, then re-raises it
+        stopped_by = signal.SIGINT
+    if stopped_by == signal.SIGINT:
+        sys.exit(EXIT_INTERRUPTED)  # quietly, as `vlmforge eval` (no click "Aborted!")
+
+
+def _serve(
+    env: str | None, config_file: str | None, plugins_dirs: tuple[str, ...], flags: dict[str, Any]
+) -> int | None:
+    """Serve until a signal; returns the signal that stopped a multi-worker server."""
     from vlmforge.cli.options import load_registry
     from vlmforge.cli.output import console, error_console
     from vlmforge.config import validate
@@ -124,16 +136,10 @@ def command(
     console().file.flush()
     try:
         if len(sockets) == 1:
-            run_uvicorn(app, sockets[0], settings)
-        else:
-            del app  # each worker builds its own
-            stopped_by = supervise(
-                plan, sockets, log=lambda msg: error_console().print(msg, markup=False)
-            )
-            if stopped_by == signal.SIGINT:
-                sys.exit(EXIT_INTERRUPTED)
-    except KeyboardInterrupt:  # Ctrl-C: uvicorn has shut down gracefully, then re-raised it
-        sys.exit(EXIT_INTERRUPTED)
+            run_uvicorn(app, sockets[0], settings)  # SIGINT comes back as KeyboardInterrupt
+            return None
+        del app  # each worker builds its own
+        return supervise(plan, sockets, log=lambda msg: error_console().print(msg, markup=False))
     finally:
         for sock in sockets:
             sock.close()
