@@ -3,9 +3,9 @@
 The in-process runner calls :func:`vlmforge.cli.main` inside click's ``CliRunner`` isolation and
 returns the same :class:`subprocess.CompletedProcess` a subprocess run does (``returncode``,
 ``stdout``, ``stderr`` kept apart). Each call starts from what a fresh process would see: a new
-plugin host, a fresh command group, new rich consoles, the given environment (``VLMFORGE_*``
-dropped, ``env=`` added) and working directory, and no logging handlers, signal handlers or
-``--env-file`` values left over from an earlier call.
+plugin host, a fresh command group, no remembered credentials, new rich consoles, the given
+environment (``VLMFORGE_*`` dropped, ``env=`` added) and working directory, and no logging
+handlers, signal handlers or ``--env-file`` values left over from an earlier call.
 
 Use :func:`run_cli_subprocess` where a real process is the point: signals, entry-point discovery
 of installed packages, start-up time, ``python -m vlmforge``, a plugin that exits at import.
@@ -117,7 +117,7 @@ def _exit_status(code: Any) -> int:
 @contextlib.contextmanager
 def _fresh_process_state(env: dict[str, str], cwd: str | Path | None) -> Iterator[None]:
     """Environment, cwd, plugins, command group, consoles, logging and signals, restored after."""
-    from vlmforge import plugins
+    from vlmforge import plugins, redaction
     from vlmforge.cli import cli as group
     from vlmforge.cli import output
 
@@ -132,6 +132,7 @@ def _fresh_process_state(env: dict[str, str], cwd: str | Path | None) -> Iterato
         os.chdir(cwd)
     group.commands = {}
     plugins.reset()
+    redaction.forget_secrets()  # a fresh process knows no credentials yet
     output.console.cache_clear()
     output.error_console.cache_clear()
     try:
@@ -142,6 +143,7 @@ def _fresh_process_state(env: dict[str, str], cwd: str | Path | None) -> Iterato
         os.chdir(saved_cwd)
         group.commands = saved_commands
         plugins.reset()
+        redaction.forget_secrets()
         output.console.cache_clear()
         output.error_console.cache_clear()
         _restore_logging(saved_logging)

@@ -8,7 +8,9 @@ Plugins come from two places:
   ``VLMFORGE_PLUGINS_DIR`` (``os.pathsep``-separated for several).
 
 A plugin that fails to import, or raises while registering, is recorded with its error and
-skipped; the rest of the CLI keeps working.
+skipped; the rest of the CLI keeps working. A plugin that calls ``sys.exit()`` there (at import
+or in a register hook) is treated the same way: its ``SystemExit`` is a failure of that plugin,
+never the exit of the command. (``KeyboardInterrupt`` still stops the command.)
 
 Hooks are called through pluggy's call path (``pm.subset_hook_caller``), one plugin at a time so
 each component is attributed to its plugin and a plugin that raises is reported on its own.
@@ -41,6 +43,9 @@ ENTRY_POINT_GROUP = "vlmforge"
 PLUGINS_ENV = "VLMFORGE_PLUGINS"
 PLUGINS_DIR_ENV = "VLMFORGE_PLUGINS_DIR"
 PLUGINS_DIR_PACKAGE = "vlmforge_plugins_dir"
+
+# What a plugin's import or hook may raise that makes it a failed plugin (not a failed command).
+PLUGIN_FAILURES: tuple[type[BaseException], ...] = (Exception, SystemExit)
 
 
 @dataclass
@@ -109,7 +114,7 @@ class PluginHost:
         try:
             module = load()
             self.pm.register(module, name=info.name)
-        except Exception as exc:  # a broken plugin must not take the CLI down: record it
+        except PLUGIN_FAILURES as exc:  # a broken plugin must not take the CLI down: record it
             info.error = _describe(exc)
             return
         wrappers = _wrapper_hooks(self.pm, module)
@@ -171,7 +176,7 @@ class PluginHost:
 
                 try:
                     self._call_hook(hook_name, impl.plugin, register=register)
-                except Exception as exc:  # a plugin's own bug: record it, keep the rest
+                except PLUGIN_FAILURES as exc:  # a plugin's own bug: record it, keep the rest
                     info.error = f"{hook_name} failed: {_describe(exc)}"
                     continue
                 for spec in collected:
@@ -183,7 +188,7 @@ class PluginHost:
             info = self.plugins[impl.plugin_name]
             try:
                 self._call_hook("register_commands", impl.plugin, cli=cli)
-            except Exception as exc:  # a plugin's own bug: record it, keep the CLI
+            except PLUGIN_FAILURES as exc:  # a plugin's own bug: record it, keep the CLI
                 info.error = f"register_commands failed: {_describe(exc)}"
 
     def failures(self) -> list[PluginInfo]:
@@ -260,6 +265,11 @@ def _load_file(file: Path) -> ModuleType:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return (
+            f"SystemExit: it called sys.exit({exc.code!r}); a plugin must raise an exception "
+            "instead of exiting the process"
+        )
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 

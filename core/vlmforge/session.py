@@ -15,7 +15,7 @@ from typing import Any
 from vlmforge import __version__
 from vlmforge.components import Environment, EnvSpec, Policy, TraceStore
 from vlmforge.errors import ConfigError, RunExistsError
-from vlmforge.redaction import redact_config
+from vlmforge.redaction import redact_config, remember_config_secrets
 from vlmforge.resume import ResumePlan, check_same_settings, plan_resume
 from vlmforge.runner import EvalRunner, RunResult, new_id
 from vlmforge.trace import Run
@@ -32,15 +32,22 @@ def describe_run(
     seeds: Sequence[int],
     tags: Sequence[str] = (),
 ) -> Run:
-    """A new run record for ``policy`` on ``env`` (settings redacted, tools stored once)."""
+    """A new run record for ``policy`` on ``env`` (settings redacted, tools stored once).
+
+    The secrets the settings hold or name (``api_key_env``) are remembered first, so the store
+    redacts them wherever they appear in the run's text.
+    """
+    env_config, policy_config = env.config_dict(), policy.describe()
+    remember_config_secrets(env_config)
+    remember_config_secrets(policy_config)
     return Run(
         id=new_id(),
         name=name,
         vlmforge_version=__version__,
         env_name=env_name,
-        env_config=redact_config(env.config_dict()),
+        env_config=redact_config(env_config),
         policy_name=policy_name,
-        policy_config=redact_config(policy.describe()),
+        policy_config=redact_config(policy_config),
         model=policy.model_name(),
         seeds=list(seeds),
         tools=spec.tools,

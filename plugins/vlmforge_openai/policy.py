@@ -33,6 +33,7 @@ from vlmforge.components import (
 )
 from vlmforge.errors import ConfigError
 from vlmforge.prompting import PromptHistory, to_openai
+from vlmforge.redaction import use_secret
 from vlmforge.toolcalls import parse_tool_calls_from_text
 from vlmforge.trace import LMCall, Message
 from vlmforge_openai.config import OpenAIPolicyConfig
@@ -57,6 +58,7 @@ def read_api_key(variable: str, policy: str) -> str | None:
             f"with --env-file, or set policy.api_key_env to the variable that holds your key "
             f'(api_key_env = "" for a server without authentication).'
         )
+    use_secret(value)  # redacted wherever it appears in traces, logs and errors
     return value.strip()
 
 

@@ -26,7 +26,7 @@ from vlmforge_serve.episodes import (
     new_episode_id,
 )
 from vlmforge_serve.hosting import EnvHost
-from vlmforge_serve.security import ApiKeyMiddleware, BodyLimitMiddleware
+from vlmforge_serve.security import ApiKeyMiddleware, BodyLimitMiddleware, QueryKeyMiddleware
 from vlmforge_serve.settings import ServeSettings
 from vlmforge_serve.wire import (
     ErrorResponse,
@@ -250,5 +250,6 @@ def create_app(host: EnvHost, settings: ServeSettings, api_key: str | None = Non
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if api_key is not None:
-        app.add_middleware(ApiKeyMiddleware, api_key=api_key)  # outermost: checked first
+        app.add_middleware(ApiKeyMiddleware, api_key=api_key)
+    app.add_middleware(QueryKeyMiddleware)  # outermost: a key in the URL is refused first
     return app

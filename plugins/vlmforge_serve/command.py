@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
+import sys
 from typing import Any
 
 import click
 
 from vlmforge.cli.options import component_option, plugins_dir_option
+from vlmforge_serve.levels import LOG_LEVELS
+
+EXIT_INTERRUPTED = 130  # Ctrl-C, as `vlmforge eval`
 
 
 def _is_loopback(host: str) -> bool:
@@ -55,7 +60,12 @@ def _is_loopback(host: str) -> bool:
 @click.option(
     "--max-body-bytes", type=int, default=None, help="Refuse larger request bodies (413)."
 )
-@click.option("--log-level", default=None, help="uvicorn log level [default: warning].")
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default=None,
+    help="uvicorn log level; info and below add the access log [default: warning].",
+)
 @plugins_dir_option
 def command(
     env: str | None,
@@ -71,6 +81,18 @@ def command(
     With --workers N, worker i listens on port+i: give every URL to the client
     (--env-url once per worker). See docs/serve.md.
     """
+    try:
+        stopped_by = _serve(env, config_file, plugins_dirs, flags)
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn shuts down gracefully, then re-raises it
+        stopped_by = signal.SIGINT
+    if stopped_by == signal.SIGINT:
+        sys.exit(EXIT_INTERRUPTED)  # quietly, as `vlmforge eval` (no click "Aborted!")
+
+
+def _serve(
+    env: str | None, config_file: str | None, plugins_dirs: tuple[str, ...], flags: dict[str, Any]
+) -> int | None:
+    """Serve until a signal; returns the signal that stopped a multi-worker server."""
     from vlmforge.cli.options import load_registry
     from vlmforge.cli.output import console, error_console
     from vlmforge.config import validate
@@ -114,10 +136,10 @@ def command(
     console().file.flush()
     try:
         if len(sockets) == 1:
-            run_uvicorn(app, sockets[0], settings)
-        else:
-            del app  # each worker builds its own
-            supervise(plan, sockets, log=lambda msg: error_console().print(msg, markup=False))
+            run_uvicorn(app, sockets[0], settings)  # SIGINT comes back as KeyboardInterrupt
+            return None
+        del app  # each worker builds its own
+        return supervise(plan, sockets, log=lambda msg: error_console().print(msg, markup=False))
     finally:
         for sock in sockets:
             sock.close()

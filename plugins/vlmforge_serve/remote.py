@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import threading
 import uuid
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from pydantic import Field, field_validator
 from vlmforge.components import EnvSpec, Observation, StepOutcome
 from vlmforge.config import StrictModel
 from vlmforge.errors import ConfigError, VlmforgeError
+from vlmforge.redaction import read_secret_env
 from vlmforge.trace import ToolCall
 from vlmforge_serve.client import (
     RemoteEnvError,
@@ -100,7 +100,7 @@ class RemoteEnvironment:
         self.config = config
         api_key = None
         if config.api_key_env:
-            api_key = os.environ.get(config.api_key_env, "").strip()
+            api_key = read_secret_env(config.api_key_env)  # redacted wherever it appears
             if not api_key:
                 raise ConfigError(
                     f"remote environment: api_key_env = {config.api_key_env!r}, but that "

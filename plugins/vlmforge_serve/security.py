@@ -1,8 +1,10 @@
-"""ASGI middleware in front of the app: API-key check and request-body size limit.
+"""ASGI middleware in front of the app: keys in URLs refused, API-key check, body size limit.
 
-Both run before FastAPI parses anything, so an unauthenticated or oversize request costs almost
+All run before FastAPI parses anything, so an unauthenticated or oversize request costs almost
 nothing. The key check is constant-time (``hmac.compare_digest``) and its 401 says only whether a
-key was missing or wrong: it never repeats any part of any key.
+key was missing or wrong: it never repeats any part of any key. A key in the query string
+(``?api_key=...``) is refused with 400 whether or not it is right: URLs end up in access logs,
+proxies and shell histories (the access log is scrubbed too: :mod:`vlmforge_serve.scrub`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
+
+from vlmforge_serve.scrub import secret_params
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -72,6 +76,27 @@ class ApiKeyMiddleware:
         else:
             detail = "wrong API key"
         await _send_json(send, 401, detail, [(b"www-authenticate", b"Bearer")])
+
+
+class QueryKeyMiddleware:
+    """Refuse (400) a request whose query string carries a key (``?api_key=``, ``?token=``)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = scope.get("query_string", b"").decode("latin-1")
+            names = secret_params(query) if query else []
+            if names:
+                detail = (
+                    f"API keys are not accepted in the URL (query parameter {names[0]!r}): send "
+                    "'Authorization: Bearer <key>' or 'X-API-Key: <key>', and treat a key that "
+                    "was sent in a URL as leaked"
+                )
+                await _send_json(send, 400, detail)
+                return
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:

@@ -28,6 +28,7 @@ from pydantic import Field
 
 from vlmforge.config import ComponentSection, StrictModel, TomlSource, load_command_config
 from vlmforge.errors import ConfigError
+from vlmforge_serve.levels import LogLevel
 from vlmforge_serve.wire import DEFAULT_MAX_BODY_BYTES
 
 
@@ -49,7 +50,9 @@ class ServeSettings(StrictModel):
     max_body_bytes: int = Field(
         DEFAULT_MAX_BODY_BYTES, ge=1024, description="Larger request bodies get a 413."
     )
-    log_level: str = Field("warning", description="uvicorn's log level.")
+    log_level: LogLevel = Field(
+        "warning", description="uvicorn's log level (info and below add the access log)."
+    )
 
 
 class EnvSection(ComponentSection):

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vlmforge.errors import ConfigError
+from vlmforge.redaction import use_secret
+from vlmforge_serve.levels import ACCESS_LOG_LEVELS
 from vlmforge_serve.settings import ServeSettings
 
 
@@ -102,19 +104,25 @@ def read_api_key(variable: str | None) -> str | None:
             f"--api-key-env {variable}: the environment variable {variable} is not set or "
             "empty. Export the key in it (or use --env-file) before starting the server."
         )
+    use_secret(value)  # redacted wherever it appears in the logs
     return value.strip()
 
 
 def run_uvicorn(app: Any, sock: socket.socket, settings: ServeSettings) -> None:
+    """Serve ``app`` on ``sock`` until SIGINT/SIGTERM (uvicorn re-raises the signal after its
+    graceful shutdown: SIGINT arrives as KeyboardInterrupt)."""
     import uvicorn
+
+    from vlmforge_serve.scrub import install_scrub_filter
 
     config = uvicorn.Config(
         app,
         log_level=settings.log_level,
-        access_log=settings.log_level in ("debug", "trace", "info"),
+        access_log=settings.log_level in ACCESS_LOG_LEVELS,
         lifespan="on",
         timeout_keep_alive=30,
     )
+    install_scrub_filter()  # after uvicorn.Config has configured its loggers
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -132,10 +140,14 @@ def worker_main(plan: WorkerPlan, sock: socket.socket) -> None:
     run_uvicorn(build_app(plan), sock, plan.settings)
 
 
-def supervise(plan: WorkerPlan, sockets: list[socket.socket], log: Any) -> None:
-    """Run one worker process per socket until SIGINT/SIGTERM; restart workers that die."""
+def supervise(plan: WorkerPlan, sockets: list[socket.socket], log: Any) -> int:
+    """Run one worker process per socket until SIGINT/SIGTERM; restart workers that die.
+
+    Returns the signal that stopped it.
+    """
     ctx = multiprocessing.get_context("spawn")
     stopping = threading.Event()
+    received: list[int] = []
 
     def start(sock: socket.socket) -> Any:
         proc = ctx.Process(target=worker_main, args=(plan, sock), daemon=False)
@@ -143,6 +155,7 @@ def supervise(plan: WorkerPlan, sockets: list[socket.socket], log: Any) -> None:
         return proc
 
     def stop(signum: int, frame: Any) -> None:
+        received.append(signum)
         stopping.set()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -167,3 +180,4 @@ def supervise(plan: WorkerPlan, sockets: list[socket.socket], log: Any) -> None:
         for sig, handler in previous.items():
             with contextlib.suppress(ValueError, TypeError):
                 signal.signal(sig, handler)
+    return received[0]

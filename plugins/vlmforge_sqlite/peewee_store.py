@@ -25,7 +25,7 @@ import peewee as pw
 from vlmforge.components import EpisodeQuery, EpisodeTrace, StepMetrics, StoreCleanup
 from vlmforge.errors import RunExistsError, VlmforgeError
 from vlmforge.images import PngImage
-from vlmforge.redaction import redact_config, redact_text, secret_values
+from vlmforge.redaction import redact_config, redact_text
 from vlmforge.trace import Episode, EpisodeStatus, Run, Step
 from vlmforge_sqlite import cleanup, codec
 from vlmforge_sqlite.migrations import migrate
@@ -69,7 +69,6 @@ class PeeweeTraceStore:
         self.m = make_models(database)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._lock = threading.RLock()
-        self._secrets = secret_values()
         self._known_images: set[str] = set()
         self._known_blobs: set[str] = set()
         self._messages: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -99,11 +98,13 @@ class PeeweeTraceStore:
         return True
 
     # -- redaction -------------------------------------------------------------------------
+    # The credentials this process uses (vlmforge.redaction.use_secret), read at each write: a
+    # policy built after the store still has its key redacted.
     def _redact(self, text: str) -> str:
-        return redact_text(text, self._secrets)
+        return redact_text(text)
 
     def _redact_config(self, value: Any) -> Any:
-        return redact_config(value, self._secrets)
+        return redact_config(value)
 
     # -- runs ------------------------------------------------------------------------------
     def create_run(self, run: Run) -> None:

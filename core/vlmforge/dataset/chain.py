@@ -8,11 +8,12 @@ without that declaration (a plain function filter included) sees the loaded step
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from vlmforge.components import EpisodeTrace, Filter
+from vlmforge.dataset.failures import component_failed, component_label
 from vlmforge.errors import VlmforgeError
 from vlmforge.trace import Episode, Run, Step
 
@@ -32,11 +33,18 @@ class FilterCount:
 
 
 class FilterChain:
-    """``[(name, filter), ...]`` applied in order; an episode with no steps left is dropped."""
+    """``[(name, filter), ...]`` applied in order; an episode with no steps left is dropped.
 
-    def __init__(self, filters: Sequence[tuple[str, Filter]]):
+    ``plugins`` (filter name -> the plugin that registered it) is only for error messages: a
+    filter that raises is reported as ``filter 'NAME' (plugin 'P') failed on episode ...``.
+    """
+
+    def __init__(
+        self, filters: Sequence[tuple[str, Filter]], plugins: Mapping[str, str] | None = None
+    ):
         self.filters = list(filters)
         self.counts = [FilterCount(name) for name, _ in self.filters]
+        self.plugins = dict(plugins or {})
 
     def apply(
         self, run: Run, episode: Episode, load_steps: Callable[[], list[Step]]
@@ -51,7 +59,14 @@ class FilterChain:
             before = len(item.steps) if loaded else episode.steps
             count.episodes_in += 1
             count.steps_in += before
-            result = flt.apply(item)
+            try:
+                result = flt.apply(item)
+            except VlmforgeError:
+                raise
+            except Exception as exc:  # plugin code: name the filter, its plugin, the episode
+                label = component_label("filter", name, self.plugins.get(name))
+                where = f"on episode {episode.id} (run '{run.name}', seed {episode.seed})"
+                raise component_failed("filter", label, where, exc) from exc
             if result is not None and not isinstance(result, EpisodeTrace):
                 raise VlmforgeError(
                     f"filter '{name}' returned {type(result).__name__}; a filter's apply() "

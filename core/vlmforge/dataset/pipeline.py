@@ -18,7 +18,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,16 +31,18 @@ from vlmforge.config import TomlSource
 from vlmforge.dataset.chain import FilterChain
 from vlmforge.dataset.config import FilterConfig
 from vlmforge.dataset.dedupe import Deduper
+from vlmforge.dataset.failures import component_failed, component_label
 from vlmforge.dataset.rows import Example, RowBuilder
 from vlmforge.dataset.source import Source
 from vlmforge.dataset.split import row_order, validation_episodes
 from vlmforge.dataset.spool import Spool
 from vlmforge.dataset.stats import FilterStats
-from vlmforge.errors import ConfigError, StorageFullError, is_disk_full
+from vlmforge.errors import ConfigError, StorageFullError, VlmforgeError, is_disk_full
 
 STATS_FILE = "filter_stats.json"
 STORE_PATH_KEY = "path"
 READ_SETTINGS = "read_settings"  # a store factory's settings for streaming reads (optional)
+SPLITS = ("train", "val")
 
 
 def build_filters(
@@ -52,30 +54,44 @@ def build_filters(
         where = f"[[filters]] #{i + 1} ({entry.name})"
         if toml is not None:
             where = f"{toml.path} {where}"
-        flt = build_component(
-            registry,
-            "filter",
-            entry.name,
-            entry.settings(),
-            where=where,
-            toml=toml,
-            prefix=("filters", i),
-        )
+        with _built_safely(registry, "filter", entry.name):
+            flt = build_component(
+                registry,
+                "filter",
+                entry.name,
+                entry.settings(),
+                where=where,
+                toml=toml,
+                prefix=("filters", i),
+            )
         out.append((entry.name, flt))
     return out
 
 
+@contextlib.contextmanager
+def _built_safely(registry: Any, kind: str, name: str) -> Iterator[None]:
+    """A component whose constructor raises is named, with its plugin (not a traceback)."""
+    try:
+        yield
+    except VlmforgeError:
+        raise
+    except Exception as exc:  # plugin code
+        label = component_label(kind, name, registry.get(kind, name).plugin)
+        raise component_failed(kind, label, "while being built", exc) from exc
+
+
 def build_exporter(cfg: FilterConfig, registry: Any, toml: TomlSource | None = None) -> Exporter:
     where = str(toml.path) if toml else "exporter_options"
-    exporter: Exporter = build_component(
-        registry,
-        "exporter",
-        cfg.exporter,
-        cfg.exporter_options,
-        where=where,
-        toml=toml,
-        prefix=("exporter_options",),
-    )
+    with _built_safely(registry, "exporter", cfg.exporter):
+        exporter: Exporter = build_component(
+            registry,
+            "exporter",
+            cfg.exporter,
+            cfg.exporter_options,
+            where=where,
+            toml=toml,
+            prefix=("exporter_options",),
+        )
     return exporter
 
 
@@ -186,8 +202,10 @@ def run_filter(
     """
     started = time.perf_counter()
     check_output_dir(cfg)
-    chain = FilterChain(build_filters(cfg, registry, toml))
-    exporters = {s: build_exporter(cfg, registry, toml) for s in ("train", "val")}
+    filters = build_filters(cfg, registry, toml)
+    chain = FilterChain(filters, {name: registry.get("filter", name).plugin for name, _ in filters})
+    label = component_label("exporter", cfg.exporter, registry.get("exporter", cfg.exporter).plugin)
+    exporters = {s: _GuardedExporter(build_exporter(cfg, registry, toml), label, s) for s in SPLITS}
     source = open_source(cfg, registry, toml)
     created = not cfg.output_dir.exists()
     published = False
@@ -322,7 +340,7 @@ def _pass_two(
     source: Source,
     spool: Spool,
     val: set[int],
-    exporters: dict[str, Exporter],
+    exporters: Mapping[str, Exporter],
     staging: Path,
     stats: FilterStats,
     progress: _Progress,
@@ -346,6 +364,41 @@ def _pass_two(
     stats.exports = {split: exp.close() for split, exp in exporters.items()}
     stats.train_rows, stats.val_rows = counts["train"], counts["val"]
     stats.train_episodes, stats.val_episodes = len(episodes["train"]), len(episodes["val"])
+
+
+class _GuardedExporter:
+    """An exporter whose exceptions name it, its plugin, the split and the row's episode/step
+    (:mod:`vlmforge.dataset.failures`)."""
+
+    def __init__(self, exporter: Exporter, label: str, split: str):
+        self.exporter, self.label, self.split = exporter, label, split
+
+    def open(self, directory: Path, split: str) -> None:
+        with self._guard(f"while opening the {split} split"):
+            self.exporter.open(directory, split)
+
+    def write(self, example: Example) -> None:
+        meta = example.metadata
+        row = (
+            f"on a {self.split} row of episode {meta.get('episode')} "
+            f"(run '{meta.get('run_name')}', seed {meta.get('seed')}, step {meta.get('step')})"
+        )
+        with self._guard(row):
+            self.exporter.write(example)
+
+    def close(self) -> dict[str, Any]:
+        with self._guard(f"while closing the {self.split} split"):
+            return self.exporter.close()
+        raise AssertionError("unreachable")  # for type checkers: _guard re-raises
+
+    @contextlib.contextmanager
+    def _guard(self, where: str) -> Iterator[None]:
+        try:
+            yield
+        except VlmforgeError:
+            raise
+        except Exception as exc:  # plugin code: name the exporter, its plugin, the row
+            raise component_failed("exporter", self.label, where, exc) from exc
 
 
 def _publish(staging: Path, output_dir: Path) -> None:
