@@ -256,7 +256,7 @@ def _export(
     cfg: FilterConfig,
     source: Source,
     chain: FilterChain,
-    exporters: dict[str, Exporter],
+    exporters: Mapping[str, Exporter],
     staging: Path,
     console: Console | None,
     started: float,
