@@ -142,6 +142,11 @@ class SqliteStore(PeeweeTraceStore):
     def _write_transaction(self) -> Iterator[object]:
         """BEGIN IMMEDIATE (take the write lock first: no deadlocked upgrades), retried while
         another process holds the lock beyond the busy timeout's own waiting."""
+        if self.read_only:
+            raise ConfigError(
+                f"trace store '{self.path}' is opened read_only and cannot be written; drop "
+                "read_only from [store] (readers set it themselves)."
+            )
         attempts = 0
         while True:
             try:

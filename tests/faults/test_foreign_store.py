@@ -304,3 +304,18 @@ def test_a_missing_file_is_not_created_by_a_reader(tmp_path: Path) -> None:
         result = run_cli(*args)
         assert "does not exist" in assert_one_line_error(result, "absent.db", 2), command
     assert sorted(os.listdir(tmp_path)) in ([], ["export"])  # filter's output folder at most
+
+
+def test_a_writer_given_read_only_is_refused_before_writing(
+    store_copy: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "eval.toml"
+    config.write_text(
+        'seeds = "3"\nmax_steps = 2\n[env]\nname = "crafter"\n[policy]\nname = "random"\n'
+        f'[store]\npath = "{store_copy}"\nread_only = true\n'
+    )
+    before = Snapshot(store_copy)
+    result = run_cli("eval", "--config", str(config))
+    message = assert_one_line_error(result, "traces.db", 2)
+    assert "read_only" in message
+    before.assert_unchanged()
