@@ -37,6 +37,7 @@ from vlmforge.dataset.spool import Spool
 from vlmforge.dataset.stats import FilterStats
 from vlmforge.errors import ConfigError
 from vlmforge.store_read import open_store_for_reading
+from vlmforge.trace import Message
 
 STATS_FILE = "filter_stats.json"
 STORE_PATH_KEY = "path"
@@ -323,7 +324,7 @@ def _pass_two(
 
 
 def _resolve_images(
-    source: Source, src: int, messages: list[Any], metadata: dict[str, Any]
+    source: Source, src: int, messages: list[Message], metadata: dict[str, Any]
 ) -> None:
     """Read the row's images (into the source's cache, for the exporter) before the exporter
     sees the row: a missing one is a :class:`CorruptTraceError` naming run, episode and step."""
