@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from vlmforge.dataset.rows import Example
 
+from vlmforge.errors import VlmforgeError
 from vlmforge.images import PngImage
 from vlmforge.trace import (
     Episode,
@@ -309,6 +310,26 @@ class TraceStore(Protocol):
 
     def close(self) -> None:
         """Close connections; the store is not used afterwards."""
+
+
+class CorruptTraceError(VlmforgeError):
+    """A stored record cannot be read back: a step payload that does not decode, a missing
+    image or prompt message. Stores raise it naming the store, run, episode and step; readers
+    stop with it (``vlmforge traces``) or skip the episode (``vlmforge filter``,
+    ``on_corrupt = "skip"``)."""
+
+    def __init__(
+        self, message: str, *, episode_id: str | None = None, step: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.episode_id, self.step = episode_id, step
+
+
+#: A store whose ``config_model`` has a ``read_only: bool`` setting is opened by readers
+#: (``vlmforge traces``, ``vlmforge filter``) with it set to true: the store then writes
+#: nothing (no schema creation, migration or journal change) and refuses what is not one of its
+#: stores. See :mod:`vlmforge.store_read`.
+READ_ONLY_SETTING = "read_only"
 
 
 class SupportsStoreExists(Protocol):

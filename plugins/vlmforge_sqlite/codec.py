@@ -37,6 +37,28 @@ def decompress(data: bytes) -> Any:
     return json.loads(zlib.decompress(bytes(data)).decode("utf-8"))
 
 
+#: What a corrupt stored value raises when decoded: zlib, UTF-8, JSON (a ValueError), pydantic
+#: validation (a ValueError), or JSON of the wrong shape.
+DECODE_ERRORS: tuple[type[Exception], ...] = (
+    zlib.error,
+    UnicodeDecodeError,
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+)
+
+
+def describe(exc: Exception, limit: int = 160) -> str:
+    """``Type: first line of the message``, clipped (pydantic errors run to many lines)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    kind = type(exc).__name__
+    if type(exc).__module__ != "builtins":  # zlib.error, pydantic's ValidationError
+        kind = f"{type(exc).__module__.split('.')[0]}.{kind}"
+    text = f"{kind}: {first}" if first else kind
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def iso(value: dt.datetime | None) -> str | None:
     """UTC ISO 8601 text (sorts chronologically)."""
     if value is None:

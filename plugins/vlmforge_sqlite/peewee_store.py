@@ -22,7 +22,13 @@ from typing import Any
 
 import peewee as pw
 
-from vlmforge.components import EpisodeQuery, EpisodeTrace, StepMetrics, StoreCleanup
+from vlmforge.components import (
+    CorruptTraceError,
+    EpisodeQuery,
+    EpisodeTrace,
+    StepMetrics,
+    StoreCleanup,
+)
 from vlmforge.errors import RunExistsError, VlmforgeError
 from vlmforge.images import PngImage
 from vlmforge.redaction import redact_config, redact_text
@@ -64,8 +70,18 @@ _FINISHED = (EpisodeStatus.done.value, EpisodeStatus.failed.value)
 class PeeweeTraceStore:
     """:class:`vlmforge.components.TraceStore` over a peewee database."""
 
-    def __init__(self, database: pw.Database, *, where: str, compress_level: int = 6):
+    def __init__(
+        self,
+        database: pw.Database,
+        *,
+        where: str,
+        compress_level: int = 6,
+        read_only: bool = False,
+    ):
+        """``read_only``: the database is opened for reading (no migration, no recovery of
+        interrupted episodes: nothing is written)."""
         self.db, self.where, self.level = database, where, compress_level
+        self.read_only = read_only
         self.m = make_models(database)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._lock = threading.RLock()
@@ -73,8 +89,10 @@ class PeeweeTraceStore:
         self._known_blobs: set[str] = set()
         self._messages: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.db.connect(reuse_if_open=True)
-        self.applied_migrations = migrate(self.db, self.m, self._write_transaction, where)
-        self.recover_interrupted()
+        self.applied_migrations: list[int] = []
+        if not read_only:
+            self.applied_migrations = migrate(self.db, self.m, self._write_transaction, where)
+            self.recover_interrupted()
 
     # -- hooks for other databases ---------------------------------------------------------
     def _write_transaction(self) -> AbstractContextManager[object]:
@@ -396,7 +414,7 @@ class PeeweeTraceStore:
             .order_by(S.index)
             .tuples()
         )
-        return (codec.decode_step(episode_id, row, self._message) for row in rows)
+        return (self._decode(episode_id, row) for row in rows)
 
     def traces(
         self, query: EpisodeQuery | None = None, batch_size: int = 32
@@ -422,7 +440,7 @@ class PeeweeTraceStore:
         )
         by_episode: dict[str, list[Step]] = {e.id: [] for e in batch}
         for episode_id, *rest in rows:
-            by_episode[episode_id].append(codec.decode_step(episode_id, tuple(rest), self._message))
+            by_episode[episode_id].append(self._decode(episode_id, tuple(rest)))
         for episode in batch:
             run = runs.get(episode.run_id)
             if run is None:
@@ -456,14 +474,40 @@ class PeeweeTraceStore:
         for row in select.iterator():
             yield StepMetrics(row[0], row[1], row[2], bool(row[3]), bool(row[4]), *row[5:])
 
+    def _decode(self, episode_id: str, columns: codec.StepColumns) -> Step:
+        """A stored step, or :class:`CorruptTraceError` naming run, episode and step."""
+        try:
+            return codec.decode_step(episode_id, columns, self._message)
+        except CorruptTraceError as exc:
+            raise self._corrupt(episode_id, columns[0], str(exc)) from None
+        except codec.DECODE_ERRORS as exc:
+            detail = f"its stored payload does not decode ({codec.describe(exc)})"
+            raise self._corrupt(episode_id, columns[0], detail) from None
+
+    def _corrupt(self, episode_id: str, index: int, detail: str) -> CorruptTraceError:
+        episode = self.get_episode(episode_id)
+        run = self.get_run(episode.run_id) if episode is not None else None
+        names = f"run {run.name}, " if run is not None else ""
+        seed = f" (seed {episode.seed})" if episode is not None else ""
+        return CorruptTraceError(
+            f"trace store {self.where}: {names}episode {episode_id}{seed}, step {index}: {detail}.",
+            episode_id=episode_id,
+            step=index,
+        )
+
     def _message(self, sha: str) -> dict[str, Any]:
         cached = self._messages.get(sha)
         if cached is None:
             B = self.m.Blob
             data = B.select(B.data).where(B.sha256 == sha).scalar()
             if data is None:
-                raise KeyError(f"message blob {sha} is missing from {self.where}")
-            cached = codec.decode_message(data)
+                raise CorruptTraceError(f"its prompt message {sha} is missing")
+            try:
+                cached = codec.decode_message(data)
+            except codec.DECODE_ERRORS as exc:
+                raise CorruptTraceError(
+                    f"its prompt message {sha} does not decode ({codec.describe(exc)})"
+                ) from None
             self._messages[sha] = cached
             if len(self._messages) > _MESSAGE_CACHE:
                 self._messages.popitem(last=False)
@@ -471,11 +515,11 @@ class PeeweeTraceStore:
 
     # -- images ----------------------------------------------------------------------------
     def image(self, sha256: str) -> bytes:
-        """The PNG bytes stored under ``sha256`` (KeyError if absent)."""
+        """The PNG bytes stored under ``sha256`` (:class:`CorruptTraceError` if absent)."""
         I = self.m.Image  # noqa: E741
         data = I.select(I.png).where(I.sha256 == sha256).scalar()
         if data is None:
-            raise KeyError(f"image {sha256} is not in {self.where}")
+            raise CorruptTraceError(f"image {sha256} is missing from trace store {self.where}")
         return bytes(data)
 
     def close(self) -> None:

@@ -1,4 +1,9 @@
-"""The ``sqlite`` trace store: one SQLite file in WAL mode, several writers at once."""
+"""The ``sqlite`` trace store: one SQLite file in WAL mode, several writers at once.
+
+Opened for writing (``vlmforge eval``), an existing file is checked first: another
+application's database is refused before anything is changed. Opened ``read_only`` (readers),
+nothing is written at all (:mod:`vlmforge_sqlite.fileschema`).
+"""
 
 from __future__ import annotations
 
@@ -13,13 +18,18 @@ import peewee as pw
 from pydantic import Field
 
 from vlmforge.config import StrictModel
-from vlmforge.errors import StorageFullError, VlmforgeError, is_disk_full
+from vlmforge.errors import ConfigError, StorageFullError, VlmforgeError, is_disk_full
+from vlmforge_sqlite.fileschema import read_schema
+from vlmforge_sqlite.migrations import LATEST_VERSION
+from vlmforge_sqlite.models import make_models
 from vlmforge_sqlite.peewee_store import PeeweeTraceStore
+from vlmforge_sqlite.schema_check import check_schema, expected_tables
 
 # 16 KiB pages pack ~1-2 KB PNG frames and compressed steps with little slack (4 KiB pages
 # waste ~25% on rows of that size). Only applies when the file is created.
 PAGE_SIZE = 16384
 _LOCK_ATTEMPTS = 4
+_EXPECTED = expected_tables(make_models(pw.SqliteDatabase(None)))
 
 
 class SqliteStoreConfig(StrictModel):
@@ -34,6 +44,12 @@ class SqliteStoreConfig(StrictModel):
     )
     cache_mib: float = Field(
         16.0, gt=0, description="SQLite page cache per connection, in MiB (the most it holds)."
+    )
+    read_only: bool = Field(
+        False,
+        description="Open for reading only: nothing is written (no tables created, no "
+        "migration, no WAL switch); a file that is not a vlmforge store is refused. Readers "
+        "(vlmforge traces, vlmforge filter) set it.",
     )
 
 
@@ -53,13 +69,37 @@ class SqliteStore(PeeweeTraceStore):
         path = Path(config.path).expanduser()
         if path.is_dir():
             raise VlmforgeError(f"trace store path '{path}' is a directory; give a file name.")
+        self.path = path
+        if config.read_only:
+            database = self._open_for_reading(path)
+        else:
+            database = self._open_for_writing(path)
+        try:
+            super().__init__(
+                database,
+                where=str(path),
+                compress_level=config.compress_level,
+                read_only=config.read_only,
+            )
+        except (pw.DatabaseError, sqlite3.DatabaseError) as exc:
+            if is_disk_full(exc):
+                raise self._full() from None
+            raise VlmforgeError(
+                f"cannot open trace store '{path}': {exc}. Is it a vlmforge SQLite database?"
+            ) from None
+
+    def _open_for_writing(self, path: Path) -> pw.SqliteDatabase:
+        """Create the file or check it is a vlmforge store, then switch it to WAL."""
+        config = self.config
+        if path.exists():  # look before changing anything: another application's database?
+            schema, _ = read_schema(path, str(path), config.busy_timeout_s, read_only=False)
+            check_schema(schema, _EXPECTED, LATEST_VERSION, str(path), read_only=False)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise VlmforgeError(
                 f"cannot create the folder for trace store '{path}': {exc}"
             ) from None
-        self.path = path
         try:
             _ensure_wal(path, config.busy_timeout_s)
         except sqlite3.DatabaseError as exc:
@@ -68,7 +108,7 @@ class SqliteStore(PeeweeTraceStore):
             raise VlmforgeError(
                 f"cannot open trace store '{path}': {exc}. Is it a vlmforge SQLite database?"
             ) from None
-        database = pw.SqliteDatabase(
+        return pw.SqliteDatabase(
             str(path),
             pragmas=[
                 ("synchronous", "normal"),
@@ -80,19 +120,37 @@ class SqliteStore(PeeweeTraceStore):
             thread_safe=False,
             check_same_thread=False,
         )
-        try:
-            super().__init__(database, where=str(path), compress_level=config.compress_level)
-        except (pw.DatabaseError, sqlite3.DatabaseError) as exc:
-            if is_disk_full(exc):
-                raise self._full() from None
-            raise VlmforgeError(
-                f"cannot open trace store '{path}': {exc}. Is it a vlmforge SQLite database?"
-            ) from None
+
+    def _open_for_reading(self, path: Path) -> pw.SqliteDatabase:
+        """Check the file is a vlmforge store this vlmforge reads; a connection that writes
+        nothing (see :mod:`vlmforge_sqlite.fileschema`)."""
+        config = self.config
+        if not path.is_file():
+            raise ConfigError(f"trace database '{path}' does not exist; pass --trace-db PATH.")
+        schema, target = read_schema(path, str(path), config.busy_timeout_s, read_only=True)
+        check_schema(schema, _EXPECTED, LATEST_VERSION, str(path), read_only=True)
+        return pw.SqliteDatabase(
+            target.database,
+            pragmas=[
+                ("query_only", 1),
+                ("busy_timeout", int(config.busy_timeout_s * 1000)),
+                ("cache_size", -int(config.cache_mib * 1024)),
+            ],
+            timeout=config.busy_timeout_s,
+            thread_safe=False,
+            check_same_thread=False,
+            uri=target.uri,
+        )
 
     @contextmanager
     def _write_transaction(self) -> Iterator[object]:
         """BEGIN IMMEDIATE (take the write lock first: no deadlocked upgrades), retried while
         another process holds the lock beyond the busy timeout's own waiting."""
+        if self.read_only:
+            raise ConfigError(
+                f"trace store '{self.path}' is opened read_only and cannot be written; drop "
+                "read_only from [store] (readers set it themselves)."
+            )
         attempts = 0
         while True:
             try:
@@ -143,7 +201,7 @@ class SqliteStore(PeeweeTraceStore):
         self.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
-        if not self.db.is_closed():
+        if not self.read_only and not self.db.is_closed():
             # another writer busy: the WAL is folded in later, nothing is lost
             with contextlib.suppress(pw.OperationalError):
                 self.checkpoint()

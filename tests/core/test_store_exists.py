@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vlmforge.cli.traces import store_exists
 from vlmforge.plugins import get_registry
+from vlmforge.store_read import store_exists
 
 
 def test_sqlite_store_says_whether_its_file_exists(tmp_path: Path) -> None:

@@ -93,9 +93,13 @@ def test_sigkill_then_resume(tmp_path: Path) -> None:
         statuses = [r[0] for r in con.execute("SELECT status FROM episode")]
         steps_before = con.execute("SELECT COUNT(*) FROM step").fetchone()[0]
     assert "running" in statuses and steps_before >= 30
-    # the next open marks the dead writer's episodes interrupted, with counters matching steps
+    # a read command shows the store and changes nothing (its episodes stay "running") ...
     listed = run_cli("traces", "list", "--trace-db", str(db))
     assert listed.returncode == 0
+    with sqlite3.connect(db) as con:
+        assert [r[0] for r in con.execute("SELECT status FROM episode")] == statuses
+    # ... the next writer's open marks the dead writer's episodes interrupted, counters matching
+    open_store(db).close()
     with sqlite3.connect(db) as con:
         rows = con.execute("SELECT id, status, steps FROM episode").fetchall()
         for episode_id, status, steps in rows:

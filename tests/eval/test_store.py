@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.eval.helpers import count, frame, make_episode, make_run, make_step, open_store
-from vlmforge.components import EpisodeQuery
+from vlmforge.components import CorruptTraceError, EpisodeQuery
 from vlmforge.errors import VlmforgeError
 from vlmforge.trace import EpisodeStatus
 from vlmforge_sqlite.migrations import LATEST_VERSION
@@ -70,7 +70,7 @@ def test_image_bytes_come_back(tmp_path: Path) -> None:
     store.start_episode(make_episode("e"))
     store.record_step(make_step("e", 0, image), [image])
     assert store.image(image.sha256) == image.png
-    with pytest.raises(KeyError):
+    with pytest.raises(CorruptTraceError, match="is missing"):
         store.image("0" * 64)
     store.close()
 
@@ -195,8 +195,9 @@ def test_schema_version_and_newer_databases_refused(tmp_path: Path) -> None:
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(VlmforgeError, match="cannot open trace store"):
+    with pytest.raises(VlmforgeError, match="is not an SQLite database"):
         open_store(bad)
+    assert bad.read_bytes() == b"this is not sqlite" * 100
 
 
 def test_busy_timeout_is_honoured(tmp_path: Path) -> None:

@@ -33,33 +33,44 @@ def _store_options(func: Any) -> Any:
     return plugins_dir_option(func)
 
 
+CORRUPT_HINT = (
+    "The store's other episodes can still be read; `vlmforge filter` skips episodes like this "
+    'one with on_corrupt = "skip" in its config.'
+)
+
+
 @contextmanager
-def open_store(store_name: str, trace_db: str, plugins_dirs: tuple[str, ...]) -> Iterator[Any]:
-    """The store, closed on leaving; a store its factory says is missing is an error (reading
-    never creates one)."""
+def open_store(
+    store_name: str, trace_db: str, plugins_dirs: tuple[str, ...], *, writable: bool = False
+) -> Iterator[Any]:
+    """The store, closed on leaving. For reading (the default) it is opened read-only and a
+    store its factory says is missing is an error (reading never creates or changes one); a
+    record that cannot be read back is reported with what to do about it."""
     from vlmforge.cli.options import load_registry
+    from vlmforge.components import CorruptTraceError
     from vlmforge.components_build import build_component
+    from vlmforge.store_read import open_store_for_reading
 
     registry = load_registry(plugins_dirs)
     settings = {"path": trace_db}
-    if not store_exists(registry.get("store", store_name).load(), settings):
-        raise ConfigError(f"trace database '{trace_db}' does not exist; pass --trace-db PATH.")
-    store = build_component(registry, "store", store_name, settings, where="--trace-db")
+    if writable:
+        store = build_component(registry, "store", store_name, settings, where="--trace-db")
+    else:
+        store = open_store_for_reading(
+            registry,
+            store_name,
+            settings,
+            where="--trace-db",
+            missing=f"trace database '{trace_db}' does not exist; pass --trace-db PATH.",
+        )
     try:
         yield store
+    except CorruptTraceError as exc:
+        raise CorruptTraceError(
+            f"{exc} {CORRUPT_HINT}", episode_id=exc.episode_id, step=exc.step
+        ) from None
     finally:
         store.close()
-
-
-def store_exists(factory: Any, settings: dict[str, Any]) -> bool:
-    """What the store's factory says of ``settings`` (``SupportsStoreExists``); True when it
-    declares nothing."""
-    from vlmforge.config import validate
-
-    exists = getattr(factory, "exists", None)
-    if exists is None:
-        return True
-    return bool(exists(validate(factory.config_model, settings, "--trace-db")))
 
 
 def select_runs(store: Any, run_ref: str | None, trace_db: str) -> list[Any]:
@@ -291,19 +302,39 @@ def frames_cmd(
 
     with open_store(store_name, trace_db, plugins_dirs) as store:
         episode = find_episode(store, episode_ref)
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        pngs = []
-        for step in store.steps(episode.id):
-            if not step.observation.images:
-                continue
-            png = store.image(step.observation.images[-1])
-            (out / f"step_{step.index:03d}.png").write_bytes(png)
-            pngs.append(png)
-    if not pngs:
+        frames = _frames(store, episode)  # every frame read before one is written
+    if not frames:
         raise ConfigError(f"episode {episode.id} has no frames (was it run without images?).")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for index, png in frames:
+        (out / f"step_{index:03d}.png").write_bytes(png)
+    pngs = [png for _, png in frames]
     gif = write_gif(out / "episode.gif", pngs, duration_ms=gif_ms)
     console().print(f"wrote {len(pngs)} frames and {gif}", markup=False)
+
+
+def _frames(store: Any, episode: Any) -> list[tuple[int, bytes]]:
+    """(step index, PNG) of each step's newest frame; a missing image names its step."""
+    from vlmforge.components import CorruptTraceError
+
+    frames = []
+    for step in store.steps(episode.id):
+        if not step.observation.images:
+            continue
+        sha = step.observation.images[-1]
+        try:
+            frames.append((step.index, store.image(sha)))
+        except CorruptTraceError:
+            run = store.get_run(episode.run_id)
+            raise CorruptTraceError(
+                f"trace store {store.where}: run {run.name if run else episode.run_id}, episode "
+                f"{episode.id} (seed {episode.seed}), step {step.index}: its frame {sha} is "
+                "missing from the store.",
+                episode_id=episode.id,
+                step=step.index,
+            ) from None
+    return frames
 
 
 # `traces rm` and `traces gc` (the commands that delete) register themselves on the group.

@@ -14,9 +14,10 @@ from typing import Any
 
 import click
 
-from vlmforge.cli.traces import _store_options, command, store_exists
+from vlmforge.cli.traces import _store_options, command
 from vlmforge.components import StoreCleanup
 from vlmforge.errors import ConfigError
+from vlmforge.store_read import store_exists
 
 
 @contextmanager

@@ -102,6 +102,12 @@ class FilterConfig(StrictModel):
     )
     shuffle: bool = Field(True, description="Shuffle rows (seeded) within each split.")
     progress: bool = Field(True, description="Show a progress bar over episodes.")
+    on_corrupt: Literal["stop", "skip"] = Field(
+        "stop",
+        description="A stored step that does not decode or a missing image: stop (an error "
+        "naming run, episode and step; nothing is written) or skip (the episode, or the row "
+        "whose image is missing, is left out and counted in filter_stats.json).",
+    )
 
     @field_validator("store", mode="before")
     @classmethod

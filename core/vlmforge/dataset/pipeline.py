@@ -25,7 +25,7 @@ from typing import Any
 
 from rich.console import Console
 
-from vlmforge.components import Exporter, Filter
+from vlmforge.components import CorruptTraceError, Exporter, Filter
 from vlmforge.components_build import build_component
 from vlmforge.config import TomlSource
 from vlmforge.dataset.chain import FilterChain
@@ -38,11 +38,16 @@ from vlmforge.dataset.split import row_order, validation_episodes
 from vlmforge.dataset.spool import Spool
 from vlmforge.dataset.stats import FilterStats
 from vlmforge.errors import ConfigError, StorageFullError, VlmforgeError, is_disk_full
+from vlmforge.store_read import open_store_for_reading
+from vlmforge.trace import Message
 
 STATS_FILE = "filter_stats.json"
 STORE_PATH_KEY = "path"
-READ_SETTINGS = "read_settings"  # a store factory's settings for streaming reads (optional)
 SPLITS = ("train", "val")
+CORRUPT_HINT = (
+    'Set on_corrupt = "skip" in the filter config to leave such episodes (and rows) out '
+    "(counted in filter_stats.json)."
+)
 
 
 def build_filters(
@@ -96,31 +101,33 @@ def build_exporter(cfg: FilterConfig, registry: Any, toml: TomlSource | None = N
 
 
 def open_source(cfg: FilterConfig, registry: Any, toml: TomlSource | None = None) -> Source:
-    """One store per trace database, merged, each opened for reading: the store's own
-    ``read_settings`` (if it declares any), then the ``[store]`` settings, then the path."""
+    """One store per trace database, merged, each opened read-only
+    (:func:`vlmforge.store_read.open_store_for_reading`): the store's own ``read_settings`` (if
+    it declares any), then the ``[store]`` settings, then the path."""
     if not cfg.trace_dbs:
         raise ConfigError(
             "no trace database given: pass --trace-db PATH (repeatable) or set "
             "trace_dbs = [...] in the filter config."
         )
-    read_settings = dict(getattr(registry.get("store", cfg.store.name).load(), READ_SETTINGS, {}))
     where = str(toml.path) if toml else "[store]"
     stores, labels = [], []
     try:
         for db in cfg.trace_dbs:
+            missing = (
+                f"trace database '{db}' does not exist (--trace-db / trace_dbs). "
+                f"Record one with `vlmforge eval` first."
+            )
             if not Path(db).is_file():
-                raise ConfigError(
-                    f"trace database '{db}' does not exist (--trace-db / trace_dbs). "
-                    f"Record one with `vlmforge eval` first."
-                )
-            settings = {**read_settings, **cfg.store.settings(), STORE_PATH_KEY: str(db)}
+                raise ConfigError(missing)
+            settings = {**cfg.store.settings(), STORE_PATH_KEY: str(db)}
             stores.append(
-                build_component(
+                open_store_for_reading(
                     registry,
-                    "store",
                     cfg.store.name,
                     settings,
                     where=where,
+                    missing=missing,
+                    streaming=True,
                     toml=toml,
                     prefix=("store",),
                 )
@@ -314,7 +321,15 @@ def _filter_and_spool(
     for ref in progress.track(source.episodes(), total, "filtering episodes"):
         stats.input_episodes += 1
         stats.input_steps += ref.episode.steps
-        item = chain.apply(ref.run, ref.episode, partial(source.steps, ref))
+        try:
+            item = chain.apply(ref.run, ref.episode, partial(source.steps, ref))
+        except CorruptTraceError as exc:
+            if cfg.on_corrupt == "stop":
+                raise CorruptTraceError(
+                    f"{exc} {CORRUPT_HINT}", episode_id=exc.episode_id, step=exc.step
+                ) from None
+            stats.corrupt.add(str(exc), row=False)
+            continue
         if item is None:
             continue
         stats.kept_episodes += 1
@@ -355,6 +370,13 @@ def _pass_two(
         spool.rows(order), len(spool), "writing rows"
     ):
         split = "val" if episode in val else "train"
+        try:
+            _resolve_images(source, src, messages, metadata)
+        except CorruptTraceError as exc:
+            if cfg.on_corrupt == "stop":
+                raise CorruptTraceError(f"{exc} {CORRUPT_HINT}") from None
+            stats.corrupt.add(str(exc), row=True)
+            continue
         example = Example(
             messages=messages, tools=tools, metadata=metadata, image=partial(source.image, src)
         )
@@ -399,6 +421,26 @@ class _GuardedExporter:
             raise
         except Exception as exc:  # plugin code: name the exporter, its plugin, the row
             raise component_failed("exporter", self.label, where, exc) from exc
+
+
+def _resolve_images(
+    source: Source, src: int, messages: list[Message], metadata: dict[str, Any]
+) -> None:
+    """Read the row's images (into the source's cache, for the exporter) before the exporter
+    sees the row: a missing one is a :class:`CorruptTraceError` naming run, episode and step."""
+    for message in messages:
+        for sha in message.image_hashes():
+            try:
+                source.image(src, sha)
+            except CorruptTraceError:
+                first, last = metadata.get("step"), metadata.get("step_end")
+                steps = f"step {first}" if last in (None, first) else f"steps {first}-{last}"
+                raise CorruptTraceError(
+                    f"trace store {source.labels[src]}: run {metadata.get('run_name')}, episode "
+                    f"{metadata.get('episode')} (seed {metadata.get('seed')}), {steps}: "
+                    f"image {sha} is missing from the store.",
+                    episode_id=metadata.get("episode"),
+                ) from None
 
 
 def _publish(staging: Path, output_dir: Path) -> None:

@@ -8,6 +8,29 @@ from typing import Any
 from vlmforge.dataset.chain import FilterCount
 from vlmforge.dataset.rows import RowCounts
 
+MAX_CORRUPT_ERRORS = 20  # errors kept in filter_stats.json (the counts are complete)
+
+
+@dataclass
+class CorruptCount:
+    """What ``on_corrupt = "skip"`` left out: episodes whose steps do not decode (pass 1), rows
+    whose images are missing (pass 2), and the first few errors."""
+
+    episodes: int = 0
+    rows: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, error: str, *, row: bool) -> None:
+        if row:
+            self.rows += 1
+        else:
+            self.episodes += 1
+        if len(self.errors) < MAX_CORRUPT_ERRORS:
+            self.errors.append(error)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"skipped_episodes": self.episodes, "skipped_rows": self.rows, "errors": self.errors}
+
 
 @dataclass
 class FilterStats:
@@ -23,6 +46,7 @@ class FilterStats:
     rows: RowCounts = field(default_factory=RowCounts)
     rows_built: int = 0
     dedupe_removed: int = 0
+    corrupt: CorruptCount = field(default_factory=lambda: CorruptCount())
     train_rows: int = 0
     val_rows: int = 0
     train_episodes: int = 0
@@ -44,6 +68,7 @@ class FilterStats:
             "kept": {"episodes": self.kept_episodes, "steps": self.kept_steps},
             "rows": {"built": self.rows_built, "skipped": self.rows.as_dict()},
             "dedupe": {"removed": self.dedupe_removed},
+            "corrupt": self.corrupt.as_dict(),
             "train": {"episodes": self.train_episodes, "rows": self.train_rows},
             "val": {"episodes": self.val_episodes, "rows": self.val_rows},
             "exporter": self.exporter,
@@ -81,6 +106,13 @@ class FilterStats:
             f"{self.rows_built - self.dedupe_removed} rows",
             f"{self.dedupe_removed} rows",
         )
+        if self.corrupt.episodes or self.corrupt.rows or self.settings.get("on_corrupt") == "skip":
+            table.add_row(
+                "corrupt (skipped)",
+                "",
+                "",
+                f"{self.corrupt.episodes} episodes, {self.corrupt.rows} rows",
+            )
         table.add_row("train", str(self.train_episodes), f"{self.train_rows} rows", "")
         table.add_row("validation", str(self.val_episodes), f"{self.val_rows} rows", "")
         return table

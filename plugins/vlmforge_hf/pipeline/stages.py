@@ -422,9 +422,17 @@ def run_stage(stage: StageResult) -> None:
 def heldout_report(config: PipelineConfig, workdir: Path) -> dict[str, Any]:
     """``report.json``'s content, from the held-out trace database."""
     from vlmforge.plugins import get_registry
+    from vlmforge.store_read import open_store_for_reading
     from vlmforge_hf.pipeline.report import heldout_report as build
 
-    store = get_registry().create("store", "sqlite", {"path": str(workdir / "traces-heldout.db")})
+    heldout = workdir / "traces-heldout.db"
+    store = open_store_for_reading(  # the report only reads: the store is opened read-only
+        get_registry(),
+        "sqlite",
+        {"path": str(heldout)},
+        where=str(heldout),
+        missing=f"the held-out trace store {heldout} does not exist; run the heldout stage.",
+    )
     try:
         rows = []
         for name in config.rows():
