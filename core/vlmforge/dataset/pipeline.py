@@ -25,7 +25,7 @@ from typing import Any
 from rich.console import Console
 
 from vlmforge.components import Exporter, Filter
-from vlmforge.components_build import build_component
+from vlmforge.components_build import build_component, lookup
 from vlmforge.config import TomlSource
 from vlmforge.dataset.chain import FilterChain
 from vlmforge.dataset.config import FilterConfig
@@ -66,6 +66,7 @@ def build_filters(
 
 def build_exporter(cfg: FilterConfig, registry: Any, toml: TomlSource | None = None) -> Exporter:
     where = str(toml.path) if toml else "exporter_options"
+    lookup(registry, "exporter", cfg.exporter, toml=toml, key="exporter")  # file:line if unknown
     exporter: Exporter = build_component(
         registry,
         "exporter",
