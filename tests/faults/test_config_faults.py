@@ -78,7 +78,7 @@ def test_pipeline_store_tables_without_name_are_checked_as_sqlite(tmp_path: Path
     path.write_text(
         'stages = ["eval", "filter", "rl"]\n[eval]\nseeds = "0-1"\n[eval.env]\nname = "crafter"\n'
         '[eval.policy]\nname = "random"\n[eval.store]\nbusy_timeout_s = 5\n'
-        "[filter.store]\ncache_mib = 4\n[rl.store]\npath = \"r.db\"\n"
+        '[filter.store]\ncache_mib = 4\n[rl.store]\npath = "r.db"\n'
     )
     result = cli("pipeline", str(path), "--workdir", str(tmp_path / "w"), "--dry-run")
     assert result.returncode == 0, result.stderr
