@@ -31,7 +31,7 @@ class LoadedModel:
 
 def resolve_adapter(adapter: str) -> Path:
     """An adapter folder, or a `vlmforge train` output folder holding ``adapter/``."""
-    path = Path(model_location(adapter, what="adapter"))
+    path = Path(adapter).expanduser()  # a local folder (never an id: nothing is downloaded)
     if not path.exists():
         raise ConfigError(
             f"adapter folder '{adapter}' does not exist. Give the adapter folder written by "

@@ -1,6 +1,8 @@
 """Where a model (or adapter) named in a config lives: a local folder, or a model id already in
 the Hugging Face cache. vlmforge never downloads: every ``from_pretrained`` call gets
-:data:`OFFLINE`, so a mistyped name fails at once instead of retrying the hub.
+:data:`OFFLINE`, and :func:`go_offline` sets ``HF_HUB_OFFLINE=1`` (unless the user set it) so
+huggingface_hub sends no request at all (not even its telemetry); a mistyped name fails at once
+instead of retrying the hub.
 
 A value that looks like a path (it starts with ``.``, ``~`` or ``/``, holds a backslash or more
 than one ``/``) must exist; ``name`` or ``owner/name`` that is no folder must be in the cache
@@ -11,6 +13,7 @@ imported.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,16 @@ from vlmforge.errors import ConfigError
 
 # from_pretrained(..., **OFFLINE): local files only, never the network
 OFFLINE: dict[str, Any] = {"local_files_only": True}
+
+
+def go_offline() -> None:
+    """No request to the Hugging Face hub from this process: ``HF_HUB_OFFLINE=1`` unless the
+    environment already sets it (also when huggingface_hub is already imported)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline = os.environ["HF_HUB_OFFLINE"].strip().lower() in ("1", "true", "yes", "on")
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None and offline:
+        setattr(constants, "HF_HUB_OFFLINE", True)  # noqa: B010 (a module read at import)
 
 
 def looks_local(value: str) -> bool:
@@ -30,6 +43,7 @@ def looks_local(value: str) -> bool:
 def model_location(value: str | Path, *, what: str = "model") -> str:
     """``value`` as ``from_pretrained`` should get it (``~`` expanded), or a ConfigError naming
     it when it is written as a path and nothing is there. ``what`` names the setting."""
+    go_offline()
     text = str(value)
     if not text.strip():
         raise ConfigError(f"{what} is empty: give a model folder or a model id.")
