@@ -229,9 +229,9 @@ class EvalSession:
         env = self._build_env()  # worker processes (env_workers) start here, in the background
         try:
             planned = self.plan()
+            spec = env.spec()  # the env answers (a served one is reachable) before a store exists
             store = self._build("store", self.config.store, "store")
             try:
-                spec = env.spec()
                 for item in planned:
                     self._play(item, env, spec, store, prices, len(planned))
                     results.runs.append(item)
