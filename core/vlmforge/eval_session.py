@@ -159,6 +159,7 @@ class EvalSession:
         )
 
     def _build_env(self) -> Any:
+        from vlmforge.components_build import lookup
         from vlmforge.env_workers import EnvBuild, EnvWorkerPool, build_env
 
         assert self.config.env is not None  # load_eval_config requires it
@@ -173,7 +174,7 @@ class EvalSession:
             max_steps=self.config.max_steps,
         )
         if self.config.env_workers:
-            self.registry.get("environment", build.name)  # an unknown name fails here, at once
+            lookup(self.registry, "environment", build.name, toml=toml, prefix=prefix)  # at once
             return EnvWorkerPool(build, self.config.env_workers)
         return build_env(self.registry, build)
 

@@ -114,11 +114,25 @@ def test_unknown_eval_component_names_in_a_file_name_the_line(tmp_path: Path, cl
     result = cli("eval", "--config", "e.toml", cwd=tmp_path)
     assert result.returncode == 2
     assert "e.toml, line 7: policy.name: unknown policy 'randum'" in result.stderr
+    workers = EVAL.replace('name = "crafter"', 'name = "craftr"')
+    (tmp_path / "e.toml").write_text("env_workers = 1\n" + workers)
+    result = cli("eval", "--config", "e.toml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "e.toml, line 5: env.name: unknown environment 'craftr'" in result.stderr
     (tmp_path / "e.toml").write_text(EVAL + '[store]\nname = "sqlit"\n')
     result = cli("eval", "--config", "e.toml", cwd=tmp_path)
     assert result.returncode == 2
     assert "e.toml, line 9: store.name: unknown store 'sqlit'" in result.stderr
     assert not (tmp_path / "traces.db").exists()
+
+
+def test_unknown_trainer_in_a_train_config_names_the_line(tmp_path: Path, cli) -> None:
+    (tmp_path / "t.toml").write_text('model = "m"\ntrainer = "lora-stf"\n')
+    result = cli("train", "--config", "t.toml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "t.toml, line 2: trainer: unknown trainer 'lora-stf'" in result.stderr
+    result = cli("train", "--config", "t.toml", "--trainer", "lora-stf", cwd=tmp_path)
+    assert result.returncode == 2 and "unknown trainer 'lora-stf' (--trainer)" in result.stderr
 
 
 PIPELINE = """stages = ["eval", "filter", "model", "train", "rl", "heldout"]
