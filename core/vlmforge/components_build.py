@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from vlmforge.config import TomlSource, validate
-from vlmforge.errors import ConfigError
+from vlmforge.errors import ConfigError, UnknownComponentError
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from vlmforge.registry import ComponentSpec
 
 
@@ -28,7 +30,64 @@ def build_component(
     Settings are validated against the component's ``config_model``; errors name ``where`` (and
     the file line of the key when ``toml`` is given, ``prefix`` being the table's key path).
     """
-    return build_spec(registry.get(kind, name), settings, where=where, toml=toml, prefix=prefix)
+    spec = lookup(registry, kind, name, toml=toml, prefix=prefix)
+    return build_spec(spec, settings, where=where, toml=toml, prefix=prefix)
+
+
+def lookup(
+    registry: Any,
+    kind: str,
+    name: str,
+    *,
+    toml: TomlSource | None = None,
+    prefix: tuple[Any, ...] = (),
+    key: str = "name",
+) -> ComponentSpec:
+    """``registry.get(kind, name)``; with ``toml``, an unknown name written in the file is
+    reported at the file and line of the table's ``key`` (``prefix + (key,)``), not as a flag
+    (a name the file does not hold came from a flag: the flag is named)."""
+    try:
+        spec: ComponentSpec = registry.get(kind, name)
+    except UnknownComponentError:
+        path = (*prefix, key)
+        line = toml.line_of(path) if toml is not None else None
+        if toml is None or line is None:
+            raise
+        from vlmforge.registry import unknown_name_message
+
+        place = f"{toml.path}, line {line}: " + ".".join(str(part) for part in path)
+        message = unknown_name_message(kind, name, registry.names(kind), place=place)
+        raise UnknownComponentError(message) from None
+    return spec
+
+
+def check_settings(
+    registry: Any,
+    kind: str,
+    name: str,
+    settings: Mapping[str, Any],
+    *,
+    where: str,
+    toml: TomlSource | None = None,
+    prefix: tuple[Any, ...] = (),
+) -> BaseModel | None:
+    """Check a component's name and settings without building it (nothing is started or
+    loaded but its factory): the validated ``config_model``, or None when it has none."""
+    spec = lookup(registry, kind, name, toml=toml, prefix=prefix)
+    model = getattr(spec.load(), "config_model", None)
+    if model is None:
+        _no_settings(spec, settings, where)
+        return None
+    checked: BaseModel = validate(model, dict(settings), where, toml=toml, prefix=prefix)
+    return checked
+
+
+def _no_settings(spec: ComponentSpec, settings: Mapping[str, Any], where: str) -> None:
+    if settings:
+        raise ConfigError(
+            f"{where}: {spec.kind} '{spec.name}' takes no settings, "
+            f"got: {', '.join(sorted(settings))}"
+        )
 
 
 def build_spec(
@@ -45,11 +104,7 @@ def build_spec(
     factory = spec.load()
     model = getattr(factory, "config_model", None)
     if model is None:
-        if settings:
-            raise ConfigError(
-                f"{where}: {spec.kind} '{spec.name}' takes no settings, "
-                f"got: {', '.join(sorted(settings))}"
-            )
+        _no_settings(spec, settings, where)
         if spec.kind == "filter" and inspect.isfunction(factory):
             from vlmforge.components import FunctionFilter
 

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from vlmforge.errors import ConfigError
+from vlmforge.textfile import read_utf8
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -17,10 +18,7 @@ def parse_env_file(path: str | Path) -> dict[str, str]:
     Errors name the file and line but never echo a value.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"--env-file: cannot read '{p}': {exc.strerror or exc}.") from None
+    text = read_utf8(p, what="--env-file")
     values: dict[str, str] = {}
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()

@@ -227,6 +227,7 @@ class EvalSession:
         )
 
     def _build_env(self) -> Any:
+        from vlmforge.components_build import lookup
         from vlmforge.env_workers import EnvBuild, EnvWorkerPool, build_env
 
         assert self.config.env is not None  # load_eval_config requires it
@@ -241,7 +242,7 @@ class EvalSession:
             max_steps=self.config.max_steps,
         )
         if self.config.env_workers:
-            self.registry.get("environment", build.name)  # an unknown name fails here, at once
+            lookup(self.registry, "environment", build.name, toml=toml, prefix=prefix)  # at once
             return EnvWorkerPool(build, self.config.env_workers)
         return build_env(self.registry, build)
 
@@ -297,9 +298,9 @@ class EvalSession:
         env = self._build_env()  # worker processes (env_workers) start here, in the background
         try:
             planned = self.plan()
+            spec = env.spec()  # the env answers (a served one is reachable) before a store exists
             store = self._build("store", self.config.store, "store")
             try:
-                spec = env.spec()
                 self._check_outputs()
                 self._describe_all(planned, env, spec, store)  # before any run is written
                 for item in planned:

@@ -163,9 +163,15 @@ class Registry:
         return self.get(kind, name).create(config, source=source)
 
 
-def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
-    flag = FLAG_FOR_KIND.get(kind, kind)
-    msg = f"unknown {kind} '{name}' ({flag})."
+def unknown_name_message(
+    kind: str, name: str, known: list[str], *, place: str | None = None
+) -> str:
+    """``unknown filter 'x' (--filter). Did you mean ...``; ``place`` (a config file's
+    ``"f.toml, line 7: filters.1.name"``) replaces the flag when the name was written there."""
+    if place is None:
+        msg = f"unknown {kind} '{name}' ({FLAG_FOR_KIND.get(kind, kind)})."
+    else:
+        msg = f"{place}: unknown {kind} '{name}'."
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     if close:
         msg += f" Did you mean '{close[0]}'?"

@@ -37,11 +37,27 @@ def models() -> None:
     help="Also train the tokenizer on this text or JSONL file (e.g. an export): shorter "
     "sequences, faster CPU training. Repeatable.",
 )
-def tiny(family: str, out: str, seed: int, vocab_size: int, corpus: tuple[str, ...]) -> None:
+@click.option(
+    "--overwrite", is_flag=True, help="Replace an existing model folder at --out (else refused)."
+)
+def tiny(
+    family: str,
+    out: str,
+    seed: int,
+    vocab_size: int,
+    corpus: tuple[str, ...],
+    overwrite: bool,
+) -> None:
     """Build a tiny random-weight VLM entirely offline (tokenizer, processor, weights).
 
-    Loads with ``from_pretrained(OUT)`` like a real checkpoint and trains on CPU in seconds.
+    Loads with ``from_pretrained(OUT)`` like a real checkpoint and trains on CPU in seconds. A
+    non-empty OUT is refused unless --overwrite.
     """
+    from pathlib import Path
+
+    from vlmforge_hf.model_out import check_model_out
+
+    check_model_out(Path(out), overwrite)  # before the heavy imports
     import importlib.util
 
     from vlmforge.cli.output import console
@@ -57,7 +73,9 @@ def tiny(family: str, out: str, seed: int, vocab_size: int, corpus: tuple[str, .
         )
     from vlmforge_hf.tiny import build_tiny
 
-    summary = build_tiny(family, out, seed=seed, vocab_size=vocab_size, corpus=list(corpus))
+    summary = build_tiny(
+        family, out, seed=seed, vocab_size=vocab_size, corpus=list(corpus), overwrite=overwrite
+    )
     console().print(
         f"built tiny {summary['family']} model ({summary['parameters']:,} parameters, "
         f"vocab {summary['vocab_size']}) in {summary['path']}"

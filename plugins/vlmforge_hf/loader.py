@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmforge.errors import ConfigError
+from vlmforge_hf.model_path import model_location
 from vlmforge_hf.processor import (
     load_model,
     load_processor,
@@ -30,7 +31,12 @@ class LoadedModel:
 
 def resolve_adapter(adapter: str) -> Path:
     """An adapter folder, or a `vlmforge train` output folder holding ``adapter/``."""
-    path = Path(adapter)
+    path = Path(adapter).expanduser()  # a local folder (never an id: nothing is downloaded)
+    if not path.exists():
+        raise ConfigError(
+            f"adapter folder '{adapter}' does not exist. Give the adapter folder written by "
+            "`vlmforge train --trainer lora-sft` (or its output_dir)."
+        )
     if (path / "adapter_config.json").is_file():
         return path
     if (path / "adapter" / "adapter_config.json").is_file():
@@ -99,12 +105,13 @@ def load(
     min_pixels: int | None = None,
     max_pixels: int | None = None,
 ) -> LoadedModel:
-    """Base (+ adapter via ``PeftModel.from_pretrained``) in eval mode on ``device``."""
+    """Base (+ adapter via ``PeftModel.from_pretrained``) in eval mode on ``device``; local
+    files only (a missing folder fails before torch is imported)."""
+    adapter_dir = resolve_adapter(adapter) if adapter else None
+    base = model_location(model or adapter_base(adapter_dir))  # type: ignore[arg-type]
     import torch
 
     device, dtype = resolve_device_dtype(device, dtype)
-    adapter_dir = resolve_adapter(adapter) if adapter else None
-    base = model or adapter_base(adapter_dir)  # type: ignore[arg-type]
     if (
         not (Path(base) / "config.json").is_file()
         and (Path(base) / "model" / "config.json").is_file()

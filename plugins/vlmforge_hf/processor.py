@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vlmforge.errors import ConfigError
+from vlmforge_hf.model_path import OFFLINE, model_location, not_loadable
 
 # model_type in config.json -> (module, processor class) of the stock processor
 PROCESSOR_FOR_MODEL_TYPE: dict[str, tuple[str, str]] = {
@@ -52,19 +53,17 @@ def model_type_of(path: str | Path) -> str | None:
 
 
 def model_type_for(path: str | Path) -> str:
-    """The ``model_type`` of a local folder or a model id available offline."""
+    """The ``model_type`` of a local folder or a model id in the Hugging Face cache."""
     from transformers import AutoConfig
 
-    found = model_type_of(path)
+    where = model_location(path)
+    found = model_type_of(where)
     if found is not None:
         return found
     try:
-        return str(AutoConfig.from_pretrained(str(path)).model_type)
+        return str(AutoConfig.from_pretrained(where, **OFFLINE).model_type)
     except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"cannot load a model config from '{path}': {exc}. Give a local model folder "
-            "(see `vlmforge models tiny`) or a model id available offline."
-        ) from None
+        raise not_loadable(path, exc) from None
 
 
 def load_processor(path: str | Path, *, model_type: str | None = None) -> Any:
@@ -77,9 +76,13 @@ def load_processor(path: str | Path, *, model_type: str | None = None) -> Any:
     from transformers.processing_utils import ProcessorMixin
 
     model_type = model_type or model_type_for(path)
-    if model_type in PROCESSOR_FOR_MODEL_TYPE:
-        return image_only_processor_class(model_type).from_pretrained(str(path))
-    processor = AutoProcessor.from_pretrained(str(path))
+    where = model_location(path)
+    try:
+        if model_type in PROCESSOR_FOR_MODEL_TYPE:
+            return image_only_processor_class(model_type).from_pretrained(where, **OFFLINE)
+        processor = AutoProcessor.from_pretrained(where, **OFFLINE)
+    except OSError as exc:
+        raise not_loadable(path, exc, what="processor") from None
     if not isinstance(processor, ProcessorMixin):
         raise ConfigError(
             f"'{path}' (model_type {model_type!r}) has no image processor that loads here: "
@@ -118,7 +121,8 @@ def quiet_transformers() -> None:
 def load_model(
     path: str | Path, *, dtype: Any = None, device_map: Any = None, quantization: Any = None
 ) -> Any:
-    """``AutoModelForImageTextToText.from_pretrained(path)`` with a clear error if it fails."""
+    """``AutoModelForImageTextToText.from_pretrained(path)`` (local files only) with a clear
+    error if it fails."""
     from transformers import AutoModelForImageTextToText
 
     quiet_transformers()
@@ -129,10 +133,8 @@ def load_model(
         kwargs["device_map"] = device_map
     if quantization is not None:
         kwargs["quantization_config"] = quantization
+    where = model_location(path)
     try:
-        return AutoModelForImageTextToText.from_pretrained(str(path), **kwargs)
+        return AutoModelForImageTextToText.from_pretrained(where, **OFFLINE, **kwargs)
     except OSError as exc:
-        raise ConfigError(
-            f"cannot load model '{path}': {exc}. Give a local model folder (build a tiny one "
-            "with `vlmforge models tiny --out DIR`) or a model id available offline."
-        ) from None
+        raise not_loadable(path, exc) from None

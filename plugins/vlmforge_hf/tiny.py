@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from vlmforge.errors import ConfigError
+from vlmforge.textfile import read_utf8
+from vlmforge_hf.model_out import check_model_out, staged_folder
+from vlmforge_hf.model_path import go_offline
 
 FAMILIES = ("qwen2-vl", "qwen2.5-vl", "qwen3-vl")
 MAX_TOKEN_CHARS = 256  # longest token the tiny tokenizers learn
@@ -98,10 +101,7 @@ def corpus_texts(paths: list[str | Path]) -> list[str]:
 
     for path in paths:
         p = Path(path)
-        try:
-            lines = p.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"tokenizer corpus '{p}': {exc.strerror or exc}") from None
+        lines = read_utf8(p, what="tokenizer corpus").splitlines()
         for line in lines:
             if p.suffix == ".jsonl" and line.strip():
                 try:
@@ -214,13 +214,19 @@ def build_tiny(
     seed: int = 0,
     vocab_size: int = 2048,
     corpus: list[str | Path] | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Build and save a tiny model of ``family`` in ``out``; returns a summary.
 
-    ``corpus``: files whose text the tokenizer is trained on besides the built-in text.
+    ``corpus``: files whose text the tokenizer is trained on besides the built-in text. A
+    non-empty ``out`` is refused unless ``overwrite`` (then a model folder is replaced whole);
+    the model is written to a staging folder and moved into place when complete.
     """
     if family not in TINY_FAMILIES:
         raise ConfigError(f"unknown model family '{family}'. Known: {', '.join(FAMILIES)}.")
+    out = Path(out)
+    check_model_out(out, overwrite)
+    go_offline()  # built from nothing: no request to the hub
     import torch
     from transformers import AutoModelForImageTextToText
     from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
@@ -231,7 +237,6 @@ def build_tiny(
 
     quiet_transformers()
     spec = TINY_FAMILIES[family]
-    out = Path(out)
     tok = train_tokenizer(vocab_size, corpus_texts(list(corpus or [])))
     config = _config(spec, tok)
     torch.manual_seed(seed)
@@ -248,9 +253,6 @@ def build_tiny(
     processor = image_only_processor_class(spec.model_type)(
         image_processor=image_processor, tokenizer=tok, chat_template=chat_template()
     )
-    out.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
     params = sum(p.numel() for p in model.parameters())
     summary = {
         "family": family,
@@ -261,5 +263,10 @@ def build_tiny(
         "seed": seed,
         "tokenizer_corpus": [str(p) for p in corpus or []],
     }
-    (out / "vlmforge_tiny.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    with staged_folder(out) as staging:
+        model.save_pretrained(staging)
+        processor.save_pretrained(staging)
+        (staging / "vlmforge_tiny.json").write_text(
+            json.dumps(summary, indent=2) + "\n", encoding="utf-8"
+        )
     return summary

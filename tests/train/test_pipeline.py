@@ -232,18 +232,20 @@ def test_teacher_row_needs_the_eval_policy(tmp_path):
 
 @pytest.mark.train
 def test_stage_settings_are_checked_before_anything_runs(tmp_path):
-    from vlmforge_hf.pipeline.stages import check_components
+    from vlmforge_hf.pipeline.checks import check_stages
 
-    config, _ = load_pipeline(None)
-    check_components(config, "demo")
-    path = _write(tmp_path, '[eval.policy]\nname = "scripted"\n[heldout.hf]\ntemprature = 1\n')
-    config, _ = load_pipeline(str(path))
-    with pytest.raises(ConfigError, match=r"heldout row 'base'.*unknown key 'temprature'"):
-        check_components(config, "p.toml")
-    path = _write(tmp_path, '[eval.policy]\nname = "scripted"\n[train]\nlearning_rte = 1\n')
-    config, _ = load_pipeline(str(path))
-    with pytest.raises(ConfigError, match=r"\[train\].*unknown key 'learning_rte'"):
-        check_components(config, "p.toml")
+    config, source = load_pipeline(None)
+    check_stages(config, source, "demo")
+    head = '[eval.env]\nname = "crafter"\n[eval.policy]\nname = "scripted"\n'
+    path = _write(tmp_path, head + "[heldout.hf]\ntemprature = 1\n")
+    config, source = load_pipeline(str(path))
+    with pytest.raises(ConfigError, match=r"(?s)heldout row 'base'.*line 6: unknown key "
+                       r"'heldout.hf.temprature'"):  # fmt: skip
+        check_stages(config, source, str(path))
+    path = _write(tmp_path, head + "[train]\nlearning_rte = 1\n")
+    config, source = load_pipeline(str(path))
+    with pytest.raises(ConfigError, match=r"line 6: unknown key 'train.learning_rte'"):
+        check_stages(config, source, str(path))
 
 
 def test_stage_table_errors_point_into_the_pipeline_file(tmp_path):

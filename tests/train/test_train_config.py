@@ -166,7 +166,8 @@ def test_resume_false_refuses_existing_checkpoints(tmp_path: Path) -> None:
     from vlmforge_hf.sft.trainer import LoraSFTTrainer
 
     (tmp_path / "checkpoints" / "checkpoint-4").mkdir(parents=True)
-    config = LoraSFTConfig(**{**BASE, "output_dir": str(tmp_path)}, resume=False, device="cpu")
+    settings = {**BASE, "output_dir": str(tmp_path), "model": str(tmp_path)}  # a folder that exists
+    config = LoraSFTConfig(**settings, resume=False, device="cpu")
     with pytest.raises(ConfigError, match="checkpoint-4"):
         LoraSFTTrainer(config).train()
 

@@ -51,6 +51,7 @@ def command(
         --output-dir runs/sft
     """
     from vlmforge.cli.output import console
+    from vlmforge.components_build import lookup
     from vlmforge.config import TomlSource, load_command_config, load_toml
     from vlmforge.errors import ConfigError
 
@@ -68,7 +69,8 @@ def command(
         raise ConfigError(f"{config_path}: trainer: expected a trainer name, got {file_trainer!r}")
     name = trainer or file_trainer or DEFAULT_TRAINER
     registry = load_registry(plugins_dirs)
-    spec = registry.get("trainer", name)
+    from_file = source if trainer is None else None  # a name from the file: its line
+    spec = lookup(registry, "trainer", name, toml=from_file, key="trainer")
     factory = spec.load()
     model_cls = getattr(factory, "config_model", None)
     if model_cls is None:

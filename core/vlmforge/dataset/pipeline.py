@@ -26,7 +26,7 @@ from typing import Any
 from rich.console import Console
 
 from vlmforge.components import CorruptTraceError, Exporter, Filter
-from vlmforge.components_build import build_component
+from vlmforge.components_build import build_component, lookup
 from vlmforge.config import TomlSource
 from vlmforge.dataset.chain import FilterChain
 from vlmforge.dataset.config import FilterConfig
@@ -87,6 +87,7 @@ def _built_safely(registry: Any, kind: str, name: str) -> Iterator[None]:
 
 def build_exporter(cfg: FilterConfig, registry: Any, toml: TomlSource | None = None) -> Exporter:
     where = str(toml.path) if toml else "exporter_options"
+    lookup(registry, "exporter", cfg.exporter, toml=toml, key="exporter")  # file:line if unknown
     with _built_safely(registry, "exporter", cfg.exporter):
         exporter: Exporter = build_component(
             registry,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from vlmforge.config import StrictModel
+from vlmforge.config import DEFAULT_STORE, StoreSection, StrictModel
 from vlmforge.seeds import checked_seeds, parse_seeds
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -86,7 +87,11 @@ class GRPOConfig(StrictModel):
     seed: int = Field(0, ge=0, description="Sampling seeds of the rollouts, data order.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    store: str | None = Field(None, description="Rollout trace database (output_dir/rollouts.db).")
+    store: StoreSection = Field(
+        default_factory=StoreSection,
+        description="[store]: the rollout trace store, name (default sqlite) + its settings; "
+        'path defaults to output_dir/rollouts.db. A string is the path (store = "r.db").',
+    )
     resume: bool = Field(True, description="Continue from the last iteration checkpoint.")
     progress: bool = Field(True, description="A progress bar with the mean reward.")
 
@@ -94,6 +99,11 @@ class GRPOConfig(StrictModel):
     @classmethod
     def _seeds(cls, value: Any) -> Any:
         return checked_seeds(value)
+
+    @field_validator("store", mode="before")
+    @classmethod
+    def _store_path(cls, value: Any) -> Any:
+        return {"path": value} if isinstance(value, str) else value
 
     @field_validator("policy")
     @classmethod
@@ -113,6 +123,13 @@ class GRPOConfig(StrictModel):
         if self.policy.get("temperature", 1.0) <= 0:
             raise ValueError("policy.temperature must be > 0: RL learns from sampled decisions")
         return self
+
+    def store_settings(self) -> dict[str, Any]:
+        """The ``[store]`` settings the rollouts are written with (sqlite: the default path)."""
+        settings = self.store.settings()
+        if self.store.name == DEFAULT_STORE:
+            settings.setdefault("path", str(Path(self.output_dir) / "rollouts.db"))
+        return settings
 
     def seed_list(self) -> list[int]:
         return parse_seeds(self.seeds)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from vlmforge import __version__
-from vlmforge.components_build import build_component
+from vlmforge.components_build import build_component, check_settings
 from vlmforge.errors import ConfigError
 from vlmforge.session import describe_run, open_run, play
 from vlmforge.summary import FINISHED
@@ -36,7 +36,8 @@ from vlmforge_hf.grpo.update import (
     grpo_loss,
     policy_logprobs,
 )
-from vlmforge_hf.loader import LoadedModel, load
+from vlmforge_hf.loader import LoadedModel, load, resolve_adapter
+from vlmforge_hf.model_path import model_location
 from vlmforge_hf.policy import HFPolicy, template_messages
 from vlmforge_hf.rendering import render_prompt
 
@@ -124,6 +125,9 @@ class GRPOTrainer:
 
         cfg = self.config
         started = time.perf_counter()
+        model_location(cfg.model)  # a mistyped folder fails now, before anything is written
+        if cfg.adapter is not None:
+            resolve_adapter(cfg.adapter)
         found = last_checkpoint(self.out)
         if found is not None and not cfg.resume:
             raise ConfigError(
@@ -132,6 +136,10 @@ class GRPOTrainer:
             )
         device, dtype = resolve_device_dtype(cfg.device, cfg.dtype)
         registry = get_registry()
+        check_settings(  # a [store] typo fails now, not after the model is loaded
+            registry, "store", cfg.store.name, cfg.store_settings(), where="grpo [store]",
+            prefix=("store",),
+        )  # fmt: skip
         env_settings = {k: v for k, v in cfg.env.items() if k != "name"}
         env = build_component(
             registry, "environment", str(cfg.env.get("name", "crafter")), env_settings,
@@ -144,8 +152,10 @@ class GRPOTrainer:
         )
         loaded, net, start_path = self._load(device, dtype)
         policy = HFPolicy(self.policy_config.model_copy(update={"model": start_path}), loaded)
-        store_path = cfg.store or str(self.out / "rollouts.db")
-        store = registry.create("store", "sqlite", {"path": store_path})
+        store = build_component(
+            registry, "store", cfg.store.name, cfg.store_settings(), where="grpo [store]",
+            prefix=("store",),
+        )  # fmt: skip
         params = [p for p in net.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate)
         curve: list[dict[str, Any]] = []

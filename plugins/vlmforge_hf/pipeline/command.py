@@ -26,8 +26,8 @@ def command(config: str | None, workdir: str | None, overwrite: bool, dry_run: b
     written to WORKDIR/report.json.
     """
     from vlmforge.cli.output import console
+    from vlmforge_hf.pipeline.checks import check_stages
     from vlmforge_hf.pipeline.stages import (
-        check_components,
         check_workdir,
         load_pipeline,
         plan,
@@ -37,8 +37,8 @@ def command(config: str | None, workdir: str | None, overwrite: bool, dry_run: b
         write_configs,
     )
 
-    cfg, _ = load_pipeline(config)
-    check_components(cfg, config or "embedded pipeline_demo.toml")
+    cfg, source = load_pipeline(config)
+    check_stages(cfg, source, config or "embedded pipeline_demo.toml")  # before anything runs
     root = Path(workdir or cfg.workdir).resolve()
     check_workdir(root, overwrite)
     steps = plan(cfg, root)

@@ -175,31 +175,6 @@ def _check_heldout(config: PipelineConfig, where: str) -> None:
     validate(EvalConfig, data, f"{where} (the heldout stage's eval config)")
 
 
-def check_components(config: PipelineConfig, where: str) -> None:
-    """Validate the settings of the trainer and of every held-out policy with their own config
-    models, so a typo fails before the first stage runs, not after training."""
-    from vlmforge.plugins import get_registry
-
-    registry = get_registry()
-    here = Path("WORKDIR")
-    if "train" in config.stages:
-        settings = {k: v for k, v in config.train.items() if k != "trainer"}
-        settings |= {"model": "MODEL", "dataset": "DATA", "output_dir": "OUT"}
-        model = registry.get("trainer", trainer_name(config)).load().config_model
-        validate(model, settings, f"{where} [train]")
-    if "rl" in config.stages:
-        data = rl_config(config, here, here / "model", here / "train")
-        data.pop("trainer")
-        model = registry.get("trainer", RL_TRAINER).load().config_model
-        validate(model, data, f"{where} [rl]")
-    if "heldout" in config.stages:
-        for policy in heldout_config(config, here, here / "model", here / "train")["policies"]:
-            settings = {k: v for k, v in policy.items() if k not in ("name", "label")}
-            model = getattr(registry.get("policy", policy["name"]).load(), "config_model", None)
-            if model is not None:
-                validate(model, settings, f"{where} (heldout row '{policy['label']}')")
-
-
 def trainer_name(config: PipelineConfig) -> str:
     return str(config.train.get("trainer", "lora-sft"))
 

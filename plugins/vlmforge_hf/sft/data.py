@@ -86,10 +86,12 @@ def read_dataset(
         raise VlmforgeError(f"dataset '{p}' not found. Export one with `vlmforge filter`.")
     stats = DatasetStats(path=str(p), sha256=file_sha256(p))
     examples: list[Example] = []
-    for lineno, line in _lines(p):
+    for lineno, raw in _lines(p):
         stats.rows += 1
+        source = f"{p}:{lineno}"
         try:
-            examples.append(parse_row(line, fmt=fmt, base_dir=p.parent, source=f"{p}:{lineno}"))
+            line = _text(raw, source)
+            examples.append(parse_row(line, fmt=fmt, base_dir=p.parent, source=source))
         except BadRowError as exc:
             if not skip_bad_rows:
                 raise
@@ -103,11 +105,21 @@ def read_dataset(
     return examples, stats
 
 
-def _lines(p: Path) -> Iterator[tuple[int, str]]:
-    with p.open(encoding="utf-8") as fh:
+def _lines(p: Path) -> Iterator[tuple[int, bytes]]:
+    with p.open("rb") as fh:
         for lineno, line in enumerate(fh, start=1):
             if line.strip():
                 yield lineno, line
+
+
+def _text(raw: bytes, source: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRowError(
+            f"{source}: not UTF-8 text (byte {exc.start + 1} of the line); a dataset is a JSONL "
+            "file such as the train.jsonl `vlmforge filter` writes."
+        ) from None
 
 
 def parse_row(line: str, *, fmt: str, base_dir: Path, source: str) -> Example:

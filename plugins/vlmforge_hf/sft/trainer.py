@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from vlmforge import __version__
 from vlmforge.errors import ConfigError
 from vlmforge_hf.adapter import lora_config
+from vlmforge_hf.model_path import model_location
 from vlmforge_hf.processor import load_model, load_processor, set_pixel_limits
 from vlmforge_hf.rendering import render_completion, render_prompt
 from vlmforge_hf.sft.config import FullSFTConfig, LoraSFTConfig, SFTSettings
@@ -150,6 +151,7 @@ class _SFTBase:
     # -- the run -----------------------------------------------------------------------------
     def train(self) -> dict[str, Any]:
         """Train; returns a summary (output_dir, steps, losses, paths)."""
+        model_location(self.config.model)  # a mistyped folder fails now, before any import
         from transformers import PrinterCallback
 
         from vlmforge_hf.sft.callbacks import RichProgressCallback
@@ -173,18 +175,19 @@ class _SFTBase:
                 f"({resume_from.name}). Set resume = true to continue it, or choose another "
                 "--output-dir."
             )
-        processor = load_processor(cfg.model)
-        set_pixel_limits(processor, cfg.min_pixels, cfg.max_pixels)
+        # the data first: a bad row fails before the model is loaded
         train_examples, train_stats = read_dataset(
             cfg.dataset, fmt=cfg.format, skip_bad_rows=cfg.skip_bad_rows
         )
         eval_stats: DatasetStats | None = None
-        eval_dataset = None
+        eval_examples: list[Example] = []
         if cfg.eval_dataset:
             eval_examples, eval_stats = read_dataset(
                 cfg.eval_dataset, fmt=cfg.format, skip_bad_rows=cfg.skip_bad_rows
             )
-            eval_dataset = to_dataset(to_rows(processor, eval_examples))
+        processor = load_processor(cfg.model)
+        set_pixel_limits(processor, cfg.min_pixels, cfg.max_pixels)
+        eval_dataset = to_dataset(to_rows(processor, eval_examples)) if eval_stats else None
         trained_examples, oversample_info = oversampled(
             train_examples, cfg.oversample, cfg.common_actions
         )
