@@ -109,10 +109,11 @@ class CrafterConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> CrafterConfig:
-        if self.image_size < max(self.view):
+        if self.image_size < 2 * max(self.view):
             raise ValueError(
-                f"image_size ({self.image_size}) must be at least the view size "
-                f"({max(self.view)} tiles) so each tile gets a pixel; use e.g. 64"
+                f"image_size ({self.image_size}) must be at least twice the view size "
+                f"({max(self.view)} tiles): Crafter cannot draw its inventory with tiles "
+                "of one pixel; use e.g. 64"
             )
         if self.observation == "text_only" and self.frame_history:
             raise ValueError(

@@ -21,7 +21,7 @@ EVAL = """seeds = "0-1"
 max_steps = 3
 [env]
 name = "crafter"
-image_size = 16
+image_size = 32
 [policy]
 name = "random"
 """

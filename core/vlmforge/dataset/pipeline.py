@@ -212,8 +212,9 @@ def run_filter(
     check_output_dir(cfg)
     filters = build_filters(cfg, registry, toml)
     chain = FilterChain(filters, {name: registry.get("filter", name).plugin for name, _ in filters})
+    built = {s: build_exporter(cfg, registry, toml) for s in SPLITS}  # unknown name: file:line
     label = component_label("exporter", cfg.exporter, registry.get("exporter", cfg.exporter).plugin)
-    exporters = {s: _GuardedExporter(build_exporter(cfg, registry, toml), label, s) for s in SPLITS}
+    exporters = {s: _GuardedExporter(exporter, label, s) for s, exporter in built.items()}
     source = open_source(cfg, registry, toml)
     created = not cfg.output_dir.exists()
     published = False
