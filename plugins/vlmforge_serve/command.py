@@ -81,11 +81,23 @@ def command(
     With --workers N, worker i listens on port+i: give every URL to the client
     (--env-url once per worker). See docs/serve.md.
     """
+    interrupted: list[bool] = []
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        interrupted.append(True)
+        raise KeyboardInterrupt
+
+    # Our handler, not Python's default: asyncio.run (inside uvicorn) replaces only the default
+    # one, so a Ctrl-C at any moment (start-up, serving, shutdown) is seen here; uvicorn takes
+    # the signal while it serves and re-raises it (to this handler) after its graceful shutdown.
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         stopped_by = _serve(env, config_file, plugins_dirs, flags)
-    except KeyboardInterrupt:  # Ctrl-C: uvicorn shuts down gracefully, then re-raises it
+    except KeyboardInterrupt:
         stopped_by = signal.SIGINT
-    if stopped_by == signal.SIGINT:
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if stopped_by == signal.SIGINT or interrupted:
         sys.exit(EXIT_INTERRUPTED)  # quietly, as `vlmforge eval` (no click "Aborted!")
 
 

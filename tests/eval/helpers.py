@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +118,19 @@ def make_episode(episode_id: str, run_id: str = "run1", seed: int = 0) -> Episod
 def count(db: Path, sql: str, *params: Any) -> Any:
     with sqlite3.connect(db) as con:
         return con.execute(sql, params).fetchone()[0]
+
+
+def wait_for_steps(db: Path, n: int, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Wait until ``proc`` (an eval writing ``db``) has recorded ``n`` steps; fail if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if db.exists():
+            try:
+                with sqlite3.connect(db, timeout=5) as con:
+                    if con.execute("SELECT COUNT(*) FROM step").fetchone()[0] >= n:
+                        return
+            except sqlite3.OperationalError:
+                pass  # tables not created yet
+        time.sleep(0.02)
+    raise AssertionError("the eval recorded no steps in time")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
-from tests.eval.helpers import open_store
-from tests.eval.test_resume import ARGS, _check_complete, _start, _wait_for_steps
+from tests.eval.helpers import open_store, wait_for_steps
+from tests.eval.test_resume import ARGS, _check_complete, _start
 from vlmforge.env_workers import EnvBuild, EnvWorkerError, EnvWorkerPool
 from vlmforge.errors import ConfigError
 
@@ -206,7 +206,7 @@ def test_ctrl_c_to_the_whole_process_group_then_resume(tmp_path: Path) -> None:
     (episodes interrupted, exit 130), no worker is left behind, and --resume finishes."""
     db = tmp_path / "i.db"
     proc = _start(db, tmp_path, "--env-workers", "2", new_session=True)
-    _wait_for_steps(db, 20, proc)
+    wait_for_steps(db, 20, proc)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -7,13 +7,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_cli
-from tests.eval.helpers import open_store
+from tests.eval.helpers import open_store, wait_for_steps
 
 ARGS = [
     "--env",
@@ -46,21 +45,6 @@ def _start(db: Path, tmp: Path, *extra: str, new_session: bool = False) -> subpr
     )
 
 
-def _wait_for_steps(db: Path, n: int, proc: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        if db.exists():
-            try:
-                with sqlite3.connect(db, timeout=5) as con:
-                    if con.execute("SELECT COUNT(*) FROM step").fetchone()[0] >= n:
-                        return
-            except sqlite3.OperationalError:
-                pass  # tables not created yet
-        time.sleep(0.05)
-    raise AssertionError("the eval recorded no steps in time")
-
-
 def _check_complete(db: Path) -> None:
     store = open_store(db)
     run = store.get_run("killed")
@@ -86,7 +70,7 @@ def _check_complete(db: Path) -> None:
 def test_sigkill_then_resume(tmp_path: Path) -> None:
     db = tmp_path / "k.db"
     proc = _start(db, tmp_path)
-    _wait_for_steps(db, 30, proc)
+    wait_for_steps(db, 30, proc)
     proc.kill()
     proc.wait()
     with sqlite3.connect(db) as con:
@@ -119,7 +103,7 @@ def test_sigkill_then_resume(tmp_path: Path) -> None:
 def test_sigint_marks_interrupted_and_resume_finishes(tmp_path: Path) -> None:
     db = tmp_path / "i.db"
     proc = _start(db, tmp_path)
-    _wait_for_steps(db, 20, proc)
+    wait_for_steps(db, 20, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -13,12 +13,11 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.eval.helpers import make_run, open_store
+from tests.eval.helpers import make_run, open_store, wait_for_steps
 from vlmforge.trace import Episode, EpisodeStatus
 
 
@@ -63,21 +62,6 @@ def _finish(procs: list[subprocess.Popen[str]], timeout: float = 120) -> list[st
     return errors
 
 
-def _wait_for_steps(db: Path, n: int, proc: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        if db.exists():
-            try:
-                with sqlite3.connect(db, timeout=5) as con:
-                    if con.execute("SELECT COUNT(*) FROM step").fetchone()[0] >= n:
-                        return
-            except sqlite3.OperationalError:
-                pass  # tables not created yet
-        time.sleep(0.02)
-    raise AssertionError("the eval recorded no steps in time")
-
-
 def _check_once(db: Path, seeds: list[int], name: str = "N") -> None:
     """Every seed has exactly one episode, done, with one uninterrupted trajectory; no step or
     achievement row is left without its episode."""
@@ -117,7 +101,7 @@ def test_a_resumer_joining_a_live_run_skips_the_seeds_it_holds_or_finished(
     db = tmp_path / "d.db"
     cmd = _eval(db, tmp_path, "0-7", 300)
     first = _start(cmd, tmp_path)
-    _wait_for_steps(db, 20, first)  # the run exists and seeds 0 and 1 are being played
+    wait_for_steps(db, 20, first)  # the run exists and seeds 0 and 1 are being played
     second = _start(cmd, tmp_path)
     errors = _finish([first, second])
     _check_once(db, list(range(8)))
@@ -130,7 +114,7 @@ def test_four_resumers_and_a_killed_writer(tmp_path: Path) -> None:
     db = tmp_path / "d.db"
     cmd = _eval(db, tmp_path, "0-7", 60)
     killed = _start(cmd, tmp_path)
-    _wait_for_steps(db, 20, killed)
+    wait_for_steps(db, 20, killed)
     killed.send_signal(signal.SIGKILL)
     killed.communicate()
     with sqlite3.connect(db) as con:
