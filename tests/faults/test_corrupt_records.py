@@ -176,35 +176,35 @@ def test_filter_stops_at_a_missing_image_and_writes_nothing(db: Path, tmp_path: 
 
 def test_filter_skips_and_counts_a_corrupt_episode(db: Path, tmp_path: Path) -> None:
     clean = tmp_path / "clean"
-    assert _filter(db, clean, tmp_path, "skip").returncode == 0  # type: ignore[attr-defined]
+    assert _filter(db, clean, tmp_path, "skip").returncode == 0
     clean_stats = json.loads((clean / "filter_stats.json").read_text())
     episode_id = corrupt_payload(db, seed=1, step=3)
     out = tmp_path / "export"
 
     result = _filter(db, out, tmp_path, "skip")
 
-    assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
+    assert result.returncode == 0, result.stderr
     stats = json.loads((out / "filter_stats.json").read_text())
     assert stats["corrupt"]["skipped_episodes"] == 1
     assert stats["corrupt"]["skipped_rows"] == 0
     assert episode_id in stats["corrupt"]["errors"][0]
     assert stats["kept"]["episodes"] == 2 == clean_stats["kept"]["episodes"] - 1
     assert stats["train"]["episodes"] + stats["val"]["episodes"] == 2
-    table = " ".join(result.stdout.split())  # type: ignore[attr-defined]
+    table = " ".join(result.stdout.split())
     assert "corrupt (skipped)" in table and "1 episodes, 0 rows" in table
     assert clean_stats["corrupt"] == {"skipped_episodes": 0, "skipped_rows": 0, "errors": []}
 
 
 def test_filter_skips_and_counts_the_rows_of_a_missing_image(db: Path, tmp_path: Path) -> None:
     clean = tmp_path / "clean"
-    assert _filter(db, clean, tmp_path, "skip").returncode == 0  # type: ignore[attr-defined]
+    assert _filter(db, clean, tmp_path, "skip").returncode == 0
     clean_stats = json.loads((clean / "filter_stats.json").read_text())
     _, sha, _ = delete_frame(db, seed=2, step=1)
     out = tmp_path / "export"
 
     result = _filter(db, out, tmp_path, "skip")
 
-    assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
+    assert result.returncode == 0, result.stderr
     stats = json.loads((out / "filter_stats.json").read_text())
     skipped = stats["corrupt"]["skipped_rows"]
     assert skipped >= 1 and stats["corrupt"]["skipped_episodes"] == 0
@@ -213,7 +213,7 @@ def test_filter_skips_and_counts_the_rows_of_a_missing_image(db: Path, tmp_path:
     assert written == clean_stats["train"]["rows"] + clean_stats["val"]["rows"] - skipped
     exported = (out / "train.jsonl").read_text() + (out / "val.jsonl").read_text()
     assert len(exported.splitlines()) == written
-    assert f"0 episodes, {skipped} rows" in " ".join(result.stdout.split())  # type: ignore[attr-defined]
+    assert f"0 episodes, {skipped} rows" in " ".join(result.stdout.split())
 
 
 def test_on_corrupt_is_checked(db: Path, tmp_path: Path) -> None:

@@ -92,8 +92,8 @@ READ_COMMANDS = list(read_commands(Path("x"), Path("x")))
 
 
 def assert_one_line_error(result: object, name: str, code: int) -> str:
-    stderr = result.stderr  # type: ignore[attr-defined]
-    assert result.returncode == code, (result.returncode, stderr)  # type: ignore[attr-defined]
+    stderr = result.stderr
+    assert result.returncode == code, (result.returncode, stderr)
     assert "Traceback" not in stderr, stderr
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert lines and lines[0].startswith("error:"), stderr

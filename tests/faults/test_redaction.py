@@ -63,9 +63,9 @@ def test_secret_named_variables_do_not_rewrite_ordinary_data(
     system_prompt, tools, actions, _ = _stored(db)
     assert "move_left" in system_prompt and "interact_many" in system_prompt
     assert "[redacted]" not in system_prompt
-    names = [t["function"]["name"] for t in tools]  # type: ignore[index]
+    names = [t["function"]["name"] for t in tools]
     assert names == ["interact_many", "interact"]
-    enum = tools[0]["function"]["parameters"]["properties"]["actions"]["items"]["enum"]  # type: ignore[index]
+    enum = tools[0]["function"]["parameters"]["properties"]["actions"]["items"]["enum"]
     assert "move_left" in enum
     flat = [a for step in actions for a in step]
     assert "move_left" in flat and "[redacted]" not in flat

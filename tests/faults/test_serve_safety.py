@@ -26,7 +26,7 @@ def serve(tmp_path: Path) -> Callable[..., Server]:
         started.append(server)
         return server
 
-    yield factory  # type: ignore[misc]
+    yield factory
     for server in started:
         server.kill()
 
