@@ -18,18 +18,13 @@ from pathlib import Path
 import pytest
 
 from tests.cli_runner import run_cli
-from tests.faults.test_foreign_store import RUN, Snapshot, assert_one_line_error
+from tests.faults.test_foreign_store import RUN, Snapshot, assert_one_line_error, record_store
 
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real store: three crafter episodes (seeds 0-2) of 6 steps, random policy."""
-    db = tmp_path_factory.mktemp("recorded") / "traces.db"
-    args = ["eval", "--env", "crafter", "--policy", "random", "--seeds", "0-2"]
-    args += ["--max-steps", "6", "--trace-db", str(db), "--run-name", RUN]
-    result = run_cli(*args)
-    assert result.returncode == 0, result.stderr
-    return db
+    return record_store(tmp_path_factory.mktemp("recorded"), "0-2")
 
 
 @pytest.fixture

@@ -102,15 +102,20 @@ def assert_one_line_error(result: object, name: str, code: int) -> str:
     return message
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real store written by `vlmforge eval` (two crafter episodes, closed)."""
-    db = tmp_path_factory.mktemp("recorded") / "traces.db"
-    args = ["eval", "--env", "crafter", "--policy", "random", "--seeds", "0-1"]
+def record_store(folder: Path, seeds: str) -> Path:
+    """A real store written by `vlmforge eval`: crafter episodes of 6 random steps, closed."""
+    db = folder / "traces.db"
+    args = ["eval", "--env", "crafter", "--policy", "random", "--seeds", seeds]
     args += ["--max-steps", "6", "--trace-db", str(db), "--run-name", RUN]
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     return db
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two crafter episodes (seeds 0-1)."""
+    return record_store(tmp_path_factory.mktemp("recorded"), "0-1")
 
 
 @pytest.fixture

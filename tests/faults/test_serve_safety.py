@@ -6,29 +6,21 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import run_cli
-from tests.serve.conftest import KEY_VAR, TEST_KEY, Server, start_server
+from tests.serve.conftest import KEY_VAR, TEST_KEY, Server, _servers
 from vlmforge_serve.scrub import scrub
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Callable[..., Server]:
-    started: list[Server] = []
-
-    def factory(*args: str, env: dict[str, str] | None = None) -> Server:
-        server = start_server(*args, tmp=tmp_path, env=env)
-        started.append(server)
-        return server
-
-    yield factory
-    for server in started:
-        server.kill()
+def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """tests/serve's server factory (its conftest is not visible from tests/faults)."""
+    yield from _servers(tmp_path)
 
 
 def _wait_for_log_lines(
