@@ -28,6 +28,7 @@ def fresh_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test sees plugins loaded from scratch, with no plugin-related env leaking in."""
     monkeypatch.delenv(plugins.PLUGINS_ENV, raising=False)
     monkeypatch.delenv(plugins.PLUGINS_DIR_ENV, raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)  # the openai policy honours it
     plugins.reset()
     yield
     plugins.reset()

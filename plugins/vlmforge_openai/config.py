@@ -40,7 +40,9 @@ class OpenAIPolicyConfig(StrictModel):
 
     model: str = Field("gpt-4o-mini", min_length=1, description="Model id sent to the server.")
     base_url: str | None = Field(
-        None, description="Server URL up to /v1 (default: https://api.openai.com/v1)."
+        None,
+        description="Server URL up to /v1 (default: $OPENAI_BASE_URL when set, else "
+        "https://api.openai.com/v1).",
     )
     api_key_env: str = Field(
         "OPENAI_API_KEY",

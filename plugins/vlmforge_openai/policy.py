@@ -42,6 +42,7 @@ from vlmforge_openai.reply import CompletionReply, parse_completion
 from vlmforge_openai.retry import CallFailedError, RetrySettings, call_with_retries
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+OPENAI_BASE_URL_ENV = "OPENAI_BASE_URL"  # honoured like the official SDK honours it
 NO_KEY_PLACEHOLDER = "EMPTY"  # sent when api_key_env = "" (vLLM/Ollama/llama.cpp without auth)
 TOOL_CHOICE_KEYWORDS = ("auto", "required", "none")
 
@@ -60,6 +61,23 @@ def read_api_key(variable: str, policy: str) -> str | None:
         )
     use_secret(value)  # redacted wherever it appears in traces, logs and errors
     return value.strip()
+
+
+def env_base_url(variable: str) -> str | None:
+    """The server URL in ``$variable``, or ``None`` when unset or empty.
+
+    Checked like ``base_url`` in a config: a value that is not an http(s) URL is an error
+    naming the variable, not a silent fall-back to the default server.
+    """
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        return None
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"${variable} must be a server URL starting with http:// or https:// (it is set to "
+            f"something else). Fix or unset {variable}, or set policy.base_url."
+        )
+    return value
 
 
 def provider_label(base_url: str) -> str:
@@ -95,7 +113,8 @@ class OpenAIPolicy:
 
     # -- presets override these -----------------------------------------------------------
     def default_base_url(self) -> str:
-        return OPENAI_BASE_URL
+        """``$OPENAI_BASE_URL`` when set (as the official SDK does), else OpenAI's URL."""
+        return env_base_url(OPENAI_BASE_URL_ENV) or OPENAI_BASE_URL
 
     def default_provider(self) -> str:
         return provider_label(self.base_url)

@@ -8,13 +8,12 @@ Qwen ``<tool_call>`` text parsing is on. Every ``openai`` config key works the s
 
 from __future__ import annotations
 
-import os
 from typing import ClassVar
 
 from pydantic import Field
 
 from vlmforge_openai.config import OpenAIPolicyConfig
-from vlmforge_openai.policy import OpenAIPolicy
+from vlmforge_openai.policy import OpenAIPolicy, env_base_url
 
 # Synth's OpenAI-compatible inference route (the synth-ai SDK's default backend host plus
 # /api/inference/v1). Override with SYNTH_BASE_URL or policy.base_url when it moves.
@@ -58,7 +57,7 @@ class SynthPolicy(OpenAIPolicy):
     name: ClassVar[str] = "synth"
 
     def default_base_url(self) -> str:
-        return os.environ.get(SYNTH_BASE_URL_ENV, "").strip() or SYNTH_DEFAULT_BASE_URL
+        return env_base_url(SYNTH_BASE_URL_ENV) or SYNTH_DEFAULT_BASE_URL
 
     def default_provider(self) -> str:
         return "synth"
