@@ -39,3 +39,30 @@ def test_env_file_flag_does_not_print_values(tmp_path, cli):
     missing = cli("--env-file", str(tmp_path / "nope"), "plugins")
     assert missing.returncode == 2
     assert "cannot read" in missing.stderr
+
+
+def test_dotenv_semantics_comments_escapes_and_expansion(tmp_path, monkeypatch):
+    """What python-dotenv means by each line (the hand parser sent '# prod' as part of the key)."""
+    monkeypatch.setenv("VLMFORGE_TEST_HOST", "127.0.0.1")
+    path = tmp_path / ".env"
+    path.write_text(
+        "OPENAI_API_KEY=sk-abc # prod\n"
+        'MULTI="a\\nb"\n'
+        "SINGLE='raw\\n'\n"
+        "BASE=http://${VLMFORGE_TEST_HOST}:8000\n"
+        "URL=${BASE}/v1\n"
+    )
+    assert parse_env_file(path) == {
+        "OPENAI_API_KEY": "sk-abc",
+        "MULTI": "a\nb",
+        "SINGLE": "raw\\n",
+        "BASE": "http://127.0.0.1:8000",
+        "URL": "http://127.0.0.1:8000/v1",
+    }
+
+
+def test_bare_key_without_value_is_an_error(tmp_path):
+    path = tmp_path / ".env"
+    path.write_text("A=1\nOPENAI_API_KEY\n")
+    with pytest.raises(ConfigError, match="line 2: expected KEY=VALUE"):
+        parse_env_file(path)
