@@ -6,11 +6,12 @@ error that names the key, the file and its line, the known keys and the closest 
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -52,10 +53,34 @@ class StoreSection(ComponentSection):
 
 
 class TomlSource:
-    """A parsed TOML file that can tell on which line a key was written."""
+    """A parsed TOML file that can tell on which line a key was written.
 
-    def __init__(self, path: Path, text: str, data: dict[str, Any]):
+    ``flags`` maps key paths set on the command line (``-o/--set``, ``--base-url``) to the flag
+    that set them, so an error in such a key names the flag instead of a line of the file.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        text: str,
+        data: dict[str, Any],
+        flags: Mapping[tuple[str | int, ...], str] | None = None,
+    ):
         self.path, self.text, self.data = path, text, data
+        self.flags: dict[tuple[str | int, ...], str] = dict(flags or {})
+
+    @classmethod
+    def flags_only(cls, where: str, flags: Mapping[tuple[str | int, ...], str]) -> TomlSource:
+        """No file, only command-line keys: errors name the flag, or ``where``."""
+        return cls(Path(where), "", {}, flags)
+
+    def flag_of(self, key_path: tuple[str | int, ...]) -> str | None:
+        """The flag that set ``key_path`` (or a table above it), if one did."""
+        for end in range(len(key_path), 0, -1):
+            flag = self.flags.get(key_path[:end])
+            if flag is not None:
+                return flag
+        return None
 
     def line_of(self, key_path: tuple[str | int, ...]) -> int | None:
         """Best-effort line number of ``key_path`` (table header + key) in the file.
@@ -169,7 +194,10 @@ def _describe_error(
     loc = tuple(prefix) + tuple(err["loc"])
     key = ".".join(str(part) for part in loc) or "(top level)"
     place = where
-    if toml is not None:
+    flag = toml.flag_of(loc) if toml is not None else None
+    if flag is not None:
+        place = flag
+    elif toml is not None:
         line = toml.line_of(loc)
         place = f"{toml.path}, line {line}" if line else str(toml.path)
     if err["type"] == "extra_forbidden":
@@ -218,6 +246,7 @@ class LoadedConfig(Generic[M]):
     config: M
     source: TomlSource | None = None
     where: str = "command line"
+    flags: dict[tuple[str | int, ...], str] = field(default_factory=dict)  # keys set by -o
 
 
 def load_command_config(
@@ -228,24 +257,142 @@ def load_command_config(
     prepare: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     toml_lines: bool = True,
     where: str = "command line",
+    settings: Sequence[SetOption] = (),
+    fan_out: Mapping[str, str] | None = None,
 ) -> LoadedConfig[M]:
     """The one way a command reads its config: ``path`` (optional TOML file, or one already
     read), then ``prepare``
     (the command's own rewriting of the raw table, e.g. a flag that replaces a section), then
-    ``overrides`` (non-None command-line values win), validated against ``model``.
+    ``overrides`` (non-None command-line values win), then ``settings`` (``-o/--set KEY=VALUE``,
+    applied by :func:`apply_set_options` with ``fan_out``), validated against ``model``.
 
     Unknown keys and bad values are errors naming the file, line and key (``toml_lines=False``
-    drops line numbers, for data whose order no longer matches the file); ``where`` names the
-    source in errors when there is no file.
+    drops line numbers, for data whose order no longer matches the file) or the ``-o`` flag that
+    set the key; ``where`` names the source in errors when there is no file.
     """
     source = path if isinstance(path, TomlSource) else load_toml(path) if path else None
-    data: dict[str, Any] = dict(source.data) if source else {}
+    data: dict[str, Any] = copy.deepcopy(source.data) if source else {}
     if prepare is not None:
         data = prepare(data)
     data = merge(data, overrides or {})
+    flags = apply_set_options(data, settings, fan_out=fan_out)
     where = str(source.path) if source else where
-    config = validate(model, data, where, toml=source if toml_lines else None)
-    return LoadedConfig(config, source, where)
+    if source is not None:
+        source.flags.update(flags)
+    checked_by = source if toml_lines else None
+    if checked_by is None and flags:
+        checked_by = TomlSource.flags_only(where, flags)
+    config = validate(model, data, where, toml=checked_by)
+    return LoadedConfig(config, source, where, flags)
+
+
+@dataclass(frozen=True)
+class SetOption:
+    """One ``-o/--set KEY=VALUE`` (or a flag such as ``--base-url`` that sets one key).
+
+    ``path`` is the dotted key split at dots (``("policy", "base_url")``), ``value`` the value
+    read as a TOML value (``128`` an integer, ``true`` a boolean, ``["a", "b"]`` a list), or the
+    text itself when it is not one (``http://localhost:8000/v1``).
+    """
+
+    path: tuple[str, ...]
+    value: Any
+    flag: str = "--set"
+
+    def label(self) -> str:
+        """How errors name it (never with the value, which may be a secret)."""
+        key = ".".join(self.path)
+        return f"{self.flag} {key}" if self.flag in ("--set", "-o") else f"{self.flag} ({key})"
+
+
+_SET_KEY_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$|^[0-9]+$")
+
+
+def parse_set_option(text: str, *, flag: str = "--set") -> SetOption:
+    """``KEY=VALUE`` as typed after ``-o/--set``; a malformed one is a usage error (exit 2)."""
+    key, eq, raw = text.partition("=")
+    parts = tuple(part.strip() for part in key.split("."))
+    if not eq or not all(_SET_KEY_PART.match(part) for part in parts):
+        shown = key.strip() if eq else "(no '=')"
+        raise ConfigError(
+            f"{flag} {shown}: expected KEY=VALUE with a dotted KEY of a config section, e.g. "
+            f"{flag} policy.base_url=http://localhost:8000/v1 or {flag} env.image_size=128."
+        )
+    return SetOption(parts, _toml_value(raw.strip()), flag)
+
+
+def _toml_value(raw: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def apply_set_options(
+    data: dict[str, Any],
+    options: Sequence[SetOption],
+    *,
+    fan_out: Mapping[str, str] | None = None,
+) -> dict[tuple[str | int, ...], str]:
+    """Write each option into ``data`` (a raw config table) in order; later ones win.
+
+    ``fan_out`` maps a table name to an array of tables that stands for it: with
+    ``{"policy": "policies"}``, ``policy.model=x`` sets ``model`` in every ``[[policies]]``
+    entry when the config has those. A digit part indexes an array of tables
+    (``filters.0.max_steps``). Returns the key paths written, each with its flag's label.
+    """
+    written: dict[tuple[str | int, ...], str] = {}
+    for option in options:
+        head, rest = option.path[0], option.path[1:]
+        many = (fan_out or {}).get(head)
+        if rest and many is not None and head not in data and isinstance(data.get(many), list):
+            for index in range(len(data[many])):
+                target = (many, index, *rest)
+                _write(data, target, option)
+                written[_key_path(target)] = option.label()
+        else:
+            _write(data, option.path, option)
+            written[_key_path(option.path)] = option.label()
+    return written
+
+
+def _key_path(path: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Digit parts as the integers pydantic puts in an error's location."""
+    return tuple(int(p) if isinstance(p, str) and p.isdigit() else p for p in path)
+
+
+def _write(data: dict[str, Any], path: tuple[str | int, ...], option: SetOption) -> None:
+    node: Any = data
+    for pos, part in enumerate(path[:-1]):
+        child = _child(node, part)
+        if child is None:
+            if not isinstance(node, dict):
+                break
+            child = node[part] = {}
+        if not isinstance(child, dict | list):
+            above = ".".join(str(p) for p in path[: pos + 1])
+            raise ConfigError(
+                f"{option.label()}: '{above}' is a value, not a table, so it has no key "
+                f"'{path[pos + 1]}'. Set '{above}' itself, or check the key."
+            )
+        node = child
+    last = path[-1]
+    if isinstance(node, list):
+        if not str(last).isdigit() or int(last) >= len(node):
+            raise ConfigError(f"{option.label()}: no entry {last} in that array of tables.")
+        node[int(last)] = option.value
+    else:
+        node[last] = option.value
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, list):
+        if not str(part).isdigit() or int(part) >= len(node):
+            raise ConfigError(
+                f"--set: no entry {part} in an array of {len(node)} tables (count from 0)."
+            )
+        return node[int(part)]
+    return node.get(part) if isinstance(node, dict) else None
 
 
 def load_model(model: type[M], path: str | Path, overrides: Mapping[str, Any] | None = None) -> M:

@@ -46,6 +46,7 @@ from pydantic import Field, field_validator, model_validator
 from vlmforge.config import (
     DEFAULT_STORE,
     ComponentSection,
+    SetOption,
     StoreSection,
     StrictModel,
     TomlSource,
@@ -130,16 +131,23 @@ class LoadedEvalConfig:
     source: TomlSource | None = None
     where: str = "command line"
     overridden: set[str] = field(default_factory=set)  # top-level sections replaced by flags
+    flags: dict[tuple[str | int, ...], str] = field(default_factory=dict)  # keys set by -o
 
     def locate(
         self, section: str, index: int | None = None
     ) -> tuple[str, TomlSource | None, tuple[str | int, ...]]:
-        """(where, toml, prefix) for validating a component section's settings."""
-        if self.source is None or section in self.overridden:
-            return (f"--{section} settings", None, ())
+        """(where, toml, prefix) for validating a component section's settings; a key set by
+        ``-o/--set`` is reported as that flag."""
         prefix: tuple[str | int, ...] = (section,) if index is None else (section, index)
+        if self.source is None or section in self.overridden:
+            where = f"--{section} settings"
+            if not any(path[0] == section for path in self.flags):
+                return (where, None, ())
+            return (where, TomlSource.flags_only(where, self.flags), prefix)
         return (str(self.source.path), self.source, prefix)
 
+
+FAN_OUT = {"policy": "policies"}  # -o policy.KEY=... reaches every [[policies]] entry
 
 TOP_LEVEL_FLAGS = (
     "run_name",
@@ -160,7 +168,10 @@ def load_eval_config(
 
     ``overrides`` keys: run_name, seeds, concurrency, env_workers, max_steps,
     max_failed_fraction, frames_dir,
-    json_summary, env, env_urls, policy, model, store, trace_db (None = not given).
+    json_summary, env, env_urls, policy, model, store, trace_db, base_url (None = not given),
+    and settings: the ``-o/--set KEY=VALUE`` options (:class:`~vlmforge.config.SetOption`),
+    applied last (``policy.KEY`` sets KEY in every ``[[policies]]`` entry when there are
+    several).
     ``registry`` (default: the installed plugins) is asked only for ``env_urls``: which
     environments take that setting.
     """
@@ -174,7 +185,12 @@ def load_eval_config(
         return data
 
     top = {k: overrides.get(k) for k in TOP_LEVEL_FLAGS}
-    loaded = load_command_config(EvalConfig, path, top, prepare=prepare)
+    settings = list(overrides.get("settings") or ())
+    if overrides.get("base_url"):  # --base-url URL: policy.base_url of every policy
+        settings.insert(0, SetOption(("policy", "base_url"), overrides["base_url"], "--base-url"))
+    loaded = load_command_config(
+        EvalConfig, path, top, prepare=prepare, settings=settings, fan_out=FAN_OUT
+    )
     config, where = loaded.config, loaded.where
     if config.env is None:
         raise ConfigError(
@@ -184,7 +200,7 @@ def load_eval_config(
         raise ConfigError(
             f"{where}: no policy. Pass --policy NAME or add a [policy] table (or [[policies]])."
         )
-    return LoadedEvalConfig(config, loaded.source, where, overridden)
+    return LoadedEvalConfig(config, loaded.source, where, overridden, loaded.flags)
 
 
 def _check_seeds_flag(value: Any) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from vlmforge.cli.options import plugins_dir_option
+from vlmforge.cli.options import parse_set_options, plugins_dir_option, set_options_option
 
 if TYPE_CHECKING:
     from vlmforge.eval_session import EvalResults, PlannedRun, SessionEvents
@@ -31,6 +31,13 @@ EXIT_INTERRUPTED = 130
     "--policy", default=None, metavar="NAME", help="Policy (replaces [policy]/[[policies]])."
 )
 @click.option("--model", default=None, help="Model name for the policy (sets its 'model').")
+@click.option(
+    "--base-url",
+    default=None,
+    metavar="URL",
+    help="Server URL of an OpenAI-compatible policy (sets policy.base_url of every policy).",
+)
+@set_options_option("policy.base_url=http://localhost:8000/v1 -o env.image_size=128")
 @click.option("--seeds", default=None, help="Seeds: '0-9', '1,4,7' (default 0-9).")
 @click.option("--max-steps", type=int, default=None, help="Cap on primitive env steps per episode.")
 @click.option(
@@ -57,18 +64,24 @@ EXIT_INTERRUPTED = 130
 @click.option("--resume", is_flag=True, help="Finish the missing seeds of run --run-name.")
 @plugins_dir_option
 def command(
-    config_path: str | None, resume: bool, plugins_dirs: tuple[str, ...], **flags: Any
+    config_path: str | None,
+    resume: bool,
+    settings: tuple[str, ...],
+    plugins_dirs: tuple[str, ...],
+    **flags: Any,
 ) -> None:
     """Run a policy (or several, compared) on an environment and record every step.
 
     \b
     vlmforge eval --env crafter --policy random --seeds 0-3 --max-steps 100 --trace-db t.db
     vlmforge eval --config configs/eval_random.toml --json-summary summary.json
+    vlmforge eval --config eval.toml --base-url http://localhost:8000/v1 -o policy.temperature=0
     """
     from vlmforge.cli.options import load_registry
     from vlmforge.eval_config import load_eval_config
     from vlmforge.eval_session import EvalSession
 
+    flags["settings"] = parse_set_options(settings)
     registry = load_registry(plugins_dirs)
     loaded = load_eval_config(config_path, flags, registry=registry)
     session = EvalSession(

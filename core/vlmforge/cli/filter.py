@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from vlmforge.cli.options import plugins_dir_option
+from vlmforge.cli.options import parse_set_options, plugins_dir_option, set_options_option
 
 
 @click.command("filter")
@@ -42,6 +42,7 @@ from vlmforge.cli.options import plugins_dir_option
 @click.option("--overwrite", is_flag=True, default=None, help="Replace an existing export.")
 @click.option("--no-progress", is_flag=True, default=False, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print filter_stats.json to stdout.")
+@set_options_option("rows.mode=episode -o exporter_options.absolute_paths=true")
 @plugins_dir_option
 def command(
     config_path: str | None,
@@ -55,6 +56,7 @@ def command(
     overwrite: bool | None,
     no_progress: bool,
     as_json: bool,
+    settings: tuple[str, ...],
     plugins_dirs: tuple[str, ...],
 ) -> None:
     """Filter traces, build rows, dedupe, split by episode and export (train/val + stats)."""
@@ -89,7 +91,9 @@ def command(
             data["store"] = {**(table if table.get("name", store) == store else {}), "name": store}
         return data
 
-    loaded = load_command_config(FilterConfig, config_path, overrides, prepare=prepare)
+    loaded = load_command_config(
+        FilterConfig, config_path, overrides, prepare=prepare, settings=parse_set_options(settings)
+    )
     cfg, toml = loaded.config, loaded.source
     registry = load_registry(plugins_dirs)
     # line numbers of [[filters]] settings are only meaningful in the file's own order

@@ -42,3 +42,27 @@ def load_registry(plugins_dirs: tuple[str, ...] = ()) -> Any:
     registry = get_registry(plugins_dirs)
     warn_plugin_failures()
     return registry
+
+
+def set_options_option(example: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``-o/--set KEY=VALUE`` (repeatable): any config key, as it would be written in the file.
+
+    The command gets the raw strings as ``settings``; :func:`parse_set_options` turns them into
+    :class:`~vlmforge.config.SetOption` s, checked afterwards like the file's keys.
+    """
+    return click.option(
+        "-o",
+        "--set",
+        "settings",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help=f"Set a config key as in the TOML file, e.g. -o {example} (repeatable; a "
+        "TOML value, or text; wins over the file and the other flags; checked like the file).",
+    )
+
+
+def parse_set_options(items: tuple[str, ...]) -> list[Any]:
+    """The ``-o/--set`` strings as :class:`~vlmforge.config.SetOption` s (bad ones: exit 2)."""
+    from vlmforge.config import parse_set_option
+
+    return [parse_set_option(item) for item in items]

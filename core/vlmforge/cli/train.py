@@ -6,7 +6,12 @@ from typing import Any
 
 import click
 
-from vlmforge.cli.options import load_registry, plugins_dir_option
+from vlmforge.cli.options import (
+    load_registry,
+    parse_set_options,
+    plugins_dir_option,
+    set_options_option,
+)
 
 DEFAULT_TRAINER = "lora-sft"
 
@@ -31,6 +36,7 @@ DEFAULT_TRAINER = "lora-sft"
 @click.option("--output-dir", default=None, help="Where the adapter and reports are written.")
 @click.option("--max-steps", type=int, default=None, help="Stop after this many optimizer steps.")
 @click.option("--epochs", type=float, default=None, help="Passes over the training set.")
+@set_options_option("learning_rate=1e-4 -o lora.r=16")
 @plugins_dir_option
 def command(
     trainer: str | None,
@@ -41,6 +47,7 @@ def command(
     output_dir: str | None,
     max_steps: int | None,
     epochs: float | None,
+    settings: tuple[str, ...],
     plugins_dirs: tuple[str, ...],
 ) -> None:
     """Train a model (LoRA SFT by default) on an exported SFT dataset.
@@ -81,7 +88,12 @@ def command(
         return data
 
     config = load_command_config(
-        model_cls, source, overrides, prepare=without_trainer, where=f"trainer '{name}' flags"
+        model_cls,
+        source,
+        overrides,
+        prepare=without_trainer,
+        where=f"trainer '{name}' flags",
+        settings=parse_set_options(settings),
     ).config
     summary = factory(config).train()
     out = console()
