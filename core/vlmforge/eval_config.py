@@ -7,6 +7,7 @@ Layout (every key documented in docs/eval.md and docs/config-reference.md)::
     concurrency = 4                  # episodes in flight
     env_workers = 2                  # optional: run the environment in 2 worker processes
     max_steps = 200                  # optional cap on primitive env steps per episode
+    max_decisions = 50               # optional cap on policy decisions (LM turns) per episode
     max_failed_fraction = 0.5        # a run with more failed episodes than this fails (exit 1)
     tags = ["baseline"]
     frames_dir = "frames"            # optional: DIR/seed_XXXX/step_NNN.png per step
@@ -86,6 +87,12 @@ class EvalConfig(StrictModel):
         description="Worker processes running the environment (0: in this process, in threads).",
     )
     max_steps: int | None = Field(None, ge=1)
+    max_decisions: int | None = Field(
+        None,
+        ge=1,
+        description="Cap on policy decisions (LM turns) per episode; the episode ends "
+        "truncated with termination 'max_decisions'.",
+    )
     max_failed_fraction: float = Field(
         DEFAULT_MAX_FAILED_FRACTION,
         ge=0.0,
@@ -155,6 +162,7 @@ TOP_LEVEL_FLAGS = (
     "concurrency",
     "env_workers",
     "max_steps",
+    "max_decisions",
     "max_failed_fraction",
     "frames_dir",
     "json_summary",
@@ -166,7 +174,7 @@ def load_eval_config(
 ) -> LoadedEvalConfig:
     """Read ``path`` (optional) and apply command-line ``overrides``.
 
-    ``overrides`` keys: run_name, seeds, concurrency, env_workers, max_steps,
+    ``overrides`` keys: run_name, seeds, concurrency, env_workers, max_steps, max_decisions,
     max_failed_fraction, frames_dir,
     json_summary, env, env_urls, policy, model, store, trace_db, base_url (None = not given),
     and settings: the ``-o/--set KEY=VALUE`` options (:class:`~vlmforge.config.SetOption`),

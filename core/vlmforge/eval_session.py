@@ -404,6 +404,7 @@ class EvalSession:
             seeds=opened.to_run,
             concurrency=self.config.concurrency,
             max_steps=self.config.max_steps,
+            max_decisions=self.config.max_decisions,
             frames_dir=Path(self.config.frames_dir) if self.config.frames_dir else None,
         )
         again = self.config.run_name or name

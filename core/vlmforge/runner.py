@@ -93,6 +93,7 @@ class EvalRunner:
         seeds: Sequence[int],
         concurrency: int = 1,
         max_steps: int | None = None,
+        max_decisions: int | None = None,
         frames_dir: Path | None = None,
         events: RunnerEvents | None = None,
         env_threads: int | None = None,
@@ -103,6 +104,7 @@ class EvalRunner:
         self.seeds = list(seeds)
         self.concurrency = concurrency
         self.max_steps = max_steps
+        self.max_decisions = max_decisions  # policy decisions (LM turns) per episode
         self.frames_dir = frames_dir
         self.events = events or RunnerEvents()
         # An env with async calls (worker processes) is awaited on the loop; an in-process env
@@ -337,6 +339,8 @@ class EvalRunner:
         episode.add_step(step)
         if self.max_steps is not None and episode.env_steps >= self.max_steps and not step.done:
             step.done, step.truncated, step.termination = True, True, "max_steps"
+        if self.max_decisions is not None and index + 1 >= self.max_decisions and not step.done:
+            step.done, step.truncated, step.termination = True, True, "max_decisions"
         return step, outcome.observation
 
     @staticmethod

@@ -41,6 +41,13 @@ EXIT_INTERRUPTED = 130
 @click.option("--seeds", default=None, help="Seeds: '0-9', '1,4,7' (default 0-9).")
 @click.option("--max-steps", type=int, default=None, help="Cap on primitive env steps per episode.")
 @click.option(
+    "--max-decisions",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Cap on policy decisions (LM turns) per episode.",
+)
+@click.option(
     "--max-failed-fraction",
     type=float,
     default=None,
