@@ -347,7 +347,7 @@ def apply_set_options(
         many = (fan_out or {}).get(head)
         if rest and many is not None and head not in data and isinstance(data.get(many), list):
             for index in range(len(data[many])):
-                target = (many, index, *rest)
+                target: tuple[str | int, ...] = (many, index, *rest)
                 _write(data, target, option)
                 written[_key_path(target)] = option.label()
         else:
