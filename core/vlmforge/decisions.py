@@ -7,16 +7,33 @@ Crafter's ``interact`` and ``interact_many`` are such tools. For them the set of
 is known exactly, so a local model can be asked to choose among them (``decoding = "score"`` in
 the ``hf`` policy) instead of having to spell a tool call.
 
-:func:`action_tools` finds those tools in a list of OpenAI function-tool schemas and
-:func:`enumerate_decisions` lists every decision they allow up to a number of actions.
+:func:`action_tools` finds those tools in a list of OpenAI function-tool schemas,
+:func:`enumerate_decisions` lists every decision they allow up to a number of actions, and
+:func:`parse_action_calls` turns a policy's tool calls into the actions to execute, strictly
+(an environment with such tools need not write its own parser; ``crafter`` uses this one):
+
+- no tool call -> ``no_tool_call``; a tool that is not one of them -> ``unknown_tool``;
+- arguments that are not a JSON object with exactly the tool's one key, of the right type ->
+  ``malformed_arguments`` (also fewer than the tool's ``minItems``);
+- a name outside the tool's enum -> ``unknown_action`` (case matters: nothing is guessed);
+- more than ``maxItems`` (or ``max_actions``) -> ``too_many_actions``; none -> ``empty_actions``;
+- several calls in one reply: the FIRST is executed (if valid), the others are recorded as
+  ``extra_tool_calls`` and not executed.
+
+A decision is executed exactly as given or rejected whole (:attr:`ParsedDecision.rejected`:
+the environment then applies its fallback); :func:`feedback_message` is the note for the next
+observation.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from vlmforge.trace import InvalidAction, ToolCall
 
 
 @dataclass(frozen=True)
@@ -123,3 +140,131 @@ def enumerate_decisions(
             for seq in itertools.product(tool.actions, repeat=n):
                 out.append(Candidate(tool.name, tool.arguments(seq), tuple(seq)))
     return out
+
+
+@dataclass
+class ParsedDecision:
+    """The actions to execute (empty when the decision is rejected) and what was wrong."""
+
+    actions: list[str] = field(default_factory=list)
+    invalid: list[InvalidAction] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> bool:
+        """True when nothing of the decision is executed (the fallback is applied instead)."""
+        return not self.actions
+
+
+def parse_action_calls(
+    tool_calls: Sequence[ToolCall],
+    tools: Sequence[ActionTool] | Sequence[dict[str, Any]],
+    *,
+    max_actions: int | None = None,
+) -> ParsedDecision:
+    """Validate a decision against enum-of-actions ``tools`` (:class:`ActionTool` s, or the
+    OpenAI tool schemas an environment sends: the action tools among them are used); the first
+    call is executed only if it is valid as a whole. ``max_actions`` caps a list tool below
+    its ``maxItems``."""
+    found = [t if isinstance(t, ActionTool) else action_tool(t) for t in tools]
+    by_name = {t.name: t for t in found if t is not None}
+    if not by_name:
+        raise ValueError("parse_action_calls needs at least one enum-of-actions tool")
+    if not tool_calls:
+        return ParsedDecision(
+            invalid=[InvalidAction(kind="no_tool_call", detail="the reply contained no tool call")]
+        )
+    first, extra = tool_calls[0], tool_calls[1:]
+    actions, problem = _parse_call(first, by_name, max_actions)
+    out = ParsedDecision(actions=actions)
+    if problem is not None:
+        out.invalid.append(problem)
+    for call in extra:
+        out.invalid.append(
+            InvalidAction(
+                kind="extra_tool_calls",
+                detail=(
+                    f"tool call '{call.function.name}' was not executed: only the first tool "
+                    "call of a reply is executed"
+                ),
+                tool_call_id=call.id,
+            )
+        )
+    return out
+
+
+def _parse_call(
+    call: ToolCall, tools: dict[str, ActionTool], max_actions: int | None
+) -> tuple[list[str], InvalidAction | None]:
+    name, cid = call.function.name, call.id
+
+    def bad(kind: Any, detail: str) -> tuple[list[str], InvalidAction]:
+        return [], InvalidAction(kind=kind, detail=detail, tool_call_id=cid)
+
+    tool = tools.get(name)
+    if tool is None:
+        return bad("unknown_tool", f"unknown tool '{name}'; the tools are {' and '.join(tools)}")
+    raw = call.function.arguments
+    try:
+        args = json.loads(raw) if raw.strip() else None
+    except json.JSONDecodeError as exc:
+        return bad("malformed_arguments", f"arguments of {name} are not valid JSON ({exc.msg})")
+    key, example = tool.argument, json.dumps(tool.arguments(_example(tool)))
+    if not isinstance(args, dict) or set(args) != {key}:
+        return bad(
+            "malformed_arguments",
+            f"arguments of {name} must be a JSON object with exactly the key '{key}', "
+            f"e.g. {example}; got {_short(raw)}",
+        )
+    value = args[key]
+    if not tool.many:
+        if not isinstance(value, str):
+            return bad("malformed_arguments", f"'{key}' must be a string, e.g. {example}")
+        values = [value]
+    else:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return bad(
+                "malformed_arguments",
+                f"'{key}' must be a list of action-name strings, e.g. {example}",
+            )
+        values = value
+        most = tool.max_items if max_actions is None else min(tool.max_items, max_actions)
+        if not values:
+            return bad("empty_actions", f"'{key}' is empty; give at least one action")
+        if len(values) < tool.min_items:
+            return bad(
+                "malformed_arguments",
+                f"{len(values)} actions given; at least {tool.min_items} per call",
+            )
+        if len(values) > most:
+            return bad("too_many_actions", f"{len(values)} actions given; at most {most} per call")
+    allowed = set(tool.actions)
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        names = ", ".join(f"'{_short(v, 40)}'" for v in dict.fromkeys(unknown))
+        return bad("unknown_action", f"unknown action {names}")
+    return list(values), None
+
+
+def _example(tool: ActionTool) -> list[str]:
+    if not tool.many:
+        return [tool.actions[0]]
+    return list(tool.actions[: max(2, tool.min_items)])[: max(tool.max_items, 1)]
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def feedback_message(
+    invalid: Sequence[InvalidAction], fallback: str, rejected: bool, actions: Sequence[str]
+) -> str:
+    """The note shown in the next observation about what was wrong with the last decision
+    (``actions``: the valid action names, listed when the decision was rejected)."""
+    problems = "; ".join(f"{i.detail} [{i.kind}]" for i in invalid)
+    if rejected:
+        return (
+            f"Your last tool call was invalid: {problems}. Nothing of it was executed; the "
+            f"fallback action '{fallback}' was applied instead. Valid actions: "
+            f"{', '.join(actions)}."
+        )
+    return f"Note about your last reply: {problems}. Make exactly one tool call per reply."
