@@ -38,6 +38,8 @@ import pluggy
 from vlmforge.registry import Register
 
 if TYPE_CHECKING:  # kept off CLI start-up (vlmforge.components imports pydantic)
+    from collections.abc import Sequence
+
     from vlmforge.components import (
         EnvironmentFactory,
         ExporterFactory,
@@ -46,6 +48,8 @@ if TYPE_CHECKING:  # kept off CLI start-up (vlmforge.components imports pydantic
         TraceStoreFactory,
         TrainerFactory,
     )
+    from vlmforge.metrics import SummaryMetric
+    from vlmforge.trace import Episode, Run
 
 hookspec = pluggy.HookspecMarker("vlmforge")
 hookimpl = pluggy.HookimplMarker("vlmforge")
@@ -119,4 +123,18 @@ def register_commands(cli: click.Group) -> None:
     Called once when the CLI is built, before arguments are parsed. ``cli`` is the top-level
     :class:`click.Group`; decorate new commands with ``@cli.command()``. Import heavy libraries
     inside the command function, not at module level, so ``vlmforge --help`` stays fast.
+    """
+
+
+@hookspec
+def summary_metrics(run: Run, episodes: Sequence[Episode]) -> list[SummaryMetric] | None:
+    """Environment-specific numbers for the summary of ``run`` (a Crafter score, a win rate).
+
+    Called each time a run is summarized (``vlmforge eval`` after each run, ``vlmforge traces
+    stats``), once per plugin that implements it. ``run`` is the run's record (``env_name``,
+    ``env_config``, ``achievements``, ...); ``episodes`` are its finished episodes (``done``
+    and ``failed``). Return ``None`` for a run of an environment the plugin does not own;
+    otherwise a list of :class:`vlmforge.metrics.SummaryMetric`: each becomes a row of the
+    summary table and keys of ``--json-summary`` (a key another plugin also returned is an
+    error naming both).
     """

@@ -1,10 +1,34 @@
-"""Episode metrics used by eval summaries: success rates, Crafter score, BALROG progression."""
+"""Episode metrics used by eval summaries: success rates, means, and the formulas environment
+plugins use for their own summary rows (:class:`SummaryMetric`, through the
+``summary_metrics`` hook): the Crafter score and BALROG progression.
+
+Which of these a run's summary shows is the environment plugin's choice (the ``crafter``
+plugin shows both for its runs); the core shows only environment-neutral numbers.
+"""
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SummaryMetric:
+    """One environment-specific number of a run summary (a table row and JSON keys).
+
+    ``key`` is its key in the summary JSON (``crafter_score_pct``), ``label`` its row in the
+    summary table (``Crafter score``), ``text`` how the row shows it (``1.35%``); ``extra``
+    adds more JSON keys that belong to it (``progression_sem_pct``).
+    """
+
+    key: str
+    label: str
+    value: float | int | None
+    text: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 def success_rates(unlocked: Iterable[Iterable[str]], names: Sequence[str]) -> dict[str, float]:

@@ -4,6 +4,10 @@ Everything is computed from the trace store (so a summary always matches the dat
 resumed run's summary covers all its episodes). Metrics are over the run's *finished* episodes
 (``done`` and ``failed``: a policy failure is an outcome of the evaluation); ``interrupted`` and
 ``running`` episodes are counted but excluded.
+
+The numbers here mean the same for every environment; an environment's own numbers (Crafter's
+score, BALROG progression) come from its plugin's ``summary_metrics`` hook
+(:func:`env_metrics`): each is a key of the summary and a row under ``env_metrics``.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Any
 
 from vlmforge import metrics
 from vlmforge.components import EpisodeQuery, TraceStore
+from vlmforge.errors import VlmforgeError
+from vlmforge.metrics import SummaryMetric
 from vlmforge.pricing import ModelPrice, estimate_cost
 from vlmforge.seeds import format_seeds
 from vlmforge.trace import Episode, EpisodeStatus, Run
@@ -51,10 +57,48 @@ def summarize(
     for m in store.step_metrics(EpisodeQuery(run_ids=[run.id], statuses=FINISHED)):
         policy_latencies.append(m.policy_latency_s)
         env_latencies.append(m.env_latency_s)
-    return _numbers(run, finished, by_status, names, policy_latencies, env_latencies, prices) | {
+    summary = _numbers(run, finished, by_status, names, policy_latencies, env_latencies, prices)
+    summary |= {
         "wall_time_s": wall_time_s,
         "steps_per_s": (sum(e.env_steps for e in finished) / wall_time_s if wall_time_s else None),
     }
+    return with_env_metrics(summary, env_metrics(run, finished))
+
+
+def env_metrics(run: Run, finished: Sequence[Episode]) -> list[tuple[str, SummaryMetric]]:
+    """``(plugin, metric)`` for each metric the plugins' ``summary_metrics`` hooks return for
+    ``run``, each plugin's hook called through pluggy on its own (to name it)."""
+    from vlmforge.plugins import get_host
+
+    pm = get_host().pm
+    found: list[tuple[str, SummaryMetric]] = []
+    for impl in pm.hook.summary_metrics.get_hookimpls():
+        others = [p for p in pm.get_plugins() if p is not impl.plugin]
+        caller = pm.subset_hook_caller("summary_metrics", remove_plugins=others)
+        for result in caller(run=run, episodes=list(finished)):
+            found.extend((impl.plugin_name, metric) for metric in result or [])
+    return found
+
+
+def with_env_metrics(
+    summary: dict[str, Any], metrics_found: Sequence[tuple[str, SummaryMetric]]
+) -> dict[str, Any]:
+    """``summary`` plus each metric's keys and an ``env_metrics`` list (label, key, text)."""
+    owner: dict[str, str] = {key: "vlmforge" for key in summary}
+    rows: list[dict[str, Any]] = []
+    for plugin, metric in metrics_found:
+        for key, value in {metric.key: metric.value, **metric.extra}.items():
+            if key in owner or key == "env_metrics":
+                raise VlmforgeError(
+                    f"summary key '{key}' is returned by plugin '{plugin}' and also by "
+                    f"'{owner.get(key, 'vlmforge')}': one of them must rename it "
+                    f"(summary_metrics hook)."
+                )
+            owner[key] = plugin
+            summary[key] = value
+        rows.append({"key": metric.key, "label": metric.label, "text": metric.text})
+    summary["env_metrics"] = rows
+    return summary
 
 
 def _numbers(
@@ -68,7 +112,6 @@ def _numbers(
 ) -> dict[str, Any]:
     unique = [e.unique_achievements for e in finished]
     rates = metrics.success_rates([e.achievements for e in finished], names)
-    progression, progression_sem = metrics.progression(unique, len(names))
     reward, reward_sem = metrics.mean_and_sem([e.total_reward for e in finished])
     decisions = sum(e.steps for e in finished)
     invalid = sum(e.invalid_decisions for e in finished)
@@ -89,9 +132,6 @@ def _numbers(
         "tool_calls": sum(e.tool_calls for e in finished),
         "unique_achievements_mean": statistics.fmean(unique) if unique else 0.0,
         "unique_achievements_median": statistics.median(unique) if unique else 0.0,
-        "progression_pct": progression,
-        "progression_sem_pct": progression_sem,
-        "crafter_score_pct": metrics.crafter_score(rates),
         "success_rates_pct": rates,
         "reward_mean": reward,
         "reward_sem": reward_sem,

@@ -1,5 +1,6 @@
 """Bundled plugin: the ``crafter`` environment (Crafter, via the ``crafter`` package) and the
-``scripted`` policy that plays it (:mod:`vlmforge_crafter.teacher`).
+``scripted`` policy that plays it (:mod:`vlmforge_crafter.teacher`), and the Crafter score and
+BALROG progression rows of its runs' summaries (:mod:`vlmforge_crafter.summary_metrics`).
 
 Kept light: both classes are registered as ``"module:attr"`` strings so ``crafter``, numpy and
 numba are imported only when the environment is used.
@@ -7,8 +8,15 @@ numba are imported only when the environment is used.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from vlmforge.hookspecs import hookimpl
 from vlmforge.registry import Register
+
+if TYPE_CHECKING:
+    from vlmforge.metrics import SummaryMetric
+    from vlmforge.trace import Episode, Run
 
 
 @hookimpl
@@ -29,3 +37,10 @@ def register_policies(register: Register) -> None:
         "vlmforge_crafter.teacher.policy:ScriptedPolicy",
         description="Rule-based Crafter player (tech tree, survival, shelters); no network.",
     )
+
+
+@hookimpl
+def summary_metrics(run: Run, episodes: Sequence[Episode]) -> list[SummaryMetric] | None:
+    from vlmforge_crafter.summary_metrics import crafter_summary_metrics
+
+    return crafter_summary_metrics(run, episodes)

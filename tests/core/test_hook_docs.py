@@ -33,6 +33,7 @@ def test_there_are_hooks_for_every_kind():
         "register_exporters",
         "register_trainers",
         "register_commands",
+        "summary_metrics",
     }
 
 

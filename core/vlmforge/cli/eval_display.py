@@ -108,6 +108,8 @@ def _latency(summary: dict[str, Any], kind: str) -> str:
     return f"{p50 * 1000:.1f} / {p95 * 1000:.1f} ms"
 
 
+ENV_ROWS = ("environment's rows", None)  # where the summary_metrics hook's rows go
+
 SUMMARY_ROWS: list[tuple[str, Any]] = [
     ("episodes", lambda s: _episodes(s)),
     ("steps (env) / decisions", lambda s: f"{s['steps']} / {s['decisions']}"),
@@ -115,11 +117,7 @@ SUMMARY_ROWS: list[tuple[str, Any]] = [
         "unique achievements mean / median",
         lambda s: f"{s['unique_achievements_mean']:.2f} / {s['unique_achievements_median']:.1f}",
     ),
-    (
-        "BALROG progression",
-        lambda s: f"{s['progression_pct']:.2f}% ± {s['progression_sem_pct']:.2f}",
-    ),
-    ("Crafter score", lambda s: f"{s['crafter_score_pct']:.2f}%"),
+    ENV_ROWS,
     ("reward mean", lambda s: f"{s['reward_mean']:.2f} ± {s['reward_sem']:.2f}"),
     (
         "invalid decisions",
@@ -146,9 +144,27 @@ def summary_table(summary: dict[str, Any]) -> Table:
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for name, fn in SUMMARY_ROWS:
-        table.add_row(name, fn(summary))
+    for name, cells in _rows([summary]):
+        table.add_row(name, *cells)
     return table
+
+
+def _rows(summaries: Sequence[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """The table rows: the core's, with each environment row (``env_metrics``, from the
+    environment's plugin) in place of ``ENV_ROWS``; "-" for a run without that row."""
+    rows: list[tuple[str, list[str]]] = []
+    for name, fn in SUMMARY_ROWS:
+        if fn is not None:
+            rows.append((name, [fn(s) for s in summaries]))
+            continue
+        labels: dict[str, str] = {}
+        for s in summaries:
+            for row in s.get("env_metrics", []):
+                labels.setdefault(row["key"], row["label"])
+        for key, label in labels.items():
+            texts = [{r["key"]: r["text"] for r in s.get("env_metrics", [])} for s in summaries]
+            rows.append((label, [t.get(key, "-") for t in texts]))
+    return rows
 
 
 def achievements_table(summaries: Sequence[dict[str, Any]], labels: Sequence[str]) -> Table:
@@ -171,11 +187,16 @@ def achievements_table(summaries: Sequence[dict[str, Any]], labels: Sequence[str
 
 
 def comparison_table(summaries: Sequence[dict[str, Any]], labels: Sequence[str]) -> Table:
-    """Side by side: one column per policy run, same seeds."""
-    table = Table(title="comparison (same seeds)", title_justify="left")
+    """Side by side, one column per run; titled "(same seeds)" only when every run's finished
+    episodes are on the same seeds of the same environment (else the seeds are a row)."""
+    same = len({(s["env"], s["seeds"]) for s in summaries}) == 1
+    title = "comparison (same seeds)" if same else "comparison (different seeds or environments)"
+    table = Table(title=title, title_justify="left")
     table.add_column("metric")
     for label in labels:
         table.add_column(label, justify="right")
-    for name, fn in SUMMARY_ROWS:
-        table.add_row(name, *(fn(s) for s in summaries))
+    if not same:
+        table.add_row("env / seeds", *(f"{s['env']} / {s['seeds']}" for s in summaries))
+    for name, cells in _rows(summaries):
+        table.add_row(name, *cells)
     return table
