@@ -10,6 +10,7 @@ from pydantic import Field
 
 from vlmforge.components import Decision, EnvSpec, FatalPolicyError, Observation
 from vlmforge.config import StrictModel
+from vlmforge.decisions import action_tools
 from vlmforge.prompting import build_prompt
 from vlmforge.trace import FunctionCall, Message, ToolCall
 
@@ -25,14 +26,18 @@ class RandomEpisodePolicy:
         self.env, self.rng, self.config = env, rng, config
         self.calls = 0
         self.tool_name = _pick_tool(env)
+        self.tool = next((t for t in action_tools(env.tools) if t.name == self.tool_name), None)
         self.per_call = min(config.actions_per_call, max(1, env.max_actions_per_call))
 
     async def act(self, observation: Observation) -> Decision:
         prompt = build_prompt(self.env, observation, use_vision=self.config.use_vision)
         actions = [self.rng.choice(self.env.action_names) for _ in range(self.per_call)]
         self.calls += 1
-        if self.tool_name == "interact":
-            arguments: dict[str, Any] = {"action": actions[0]}
+        arguments: dict[str, Any]
+        if self.tool is not None:  # an enum-of-actions tool: its own argument name and shape
+            arguments = self.tool.arguments(actions if self.tool.many else actions[:1])
+        elif self.tool_name == "interact":
+            arguments = {"action": actions[0]}
         else:
             arguments = {"actions": actions}
         call = ToolCall(
@@ -49,6 +54,12 @@ def _pick_tool(env: EnvSpec) -> str:
         return "interact_many"
     if "interact" in names:
         return "interact"
+    found = action_tools(env.tools)  # another environment's enum-of-actions tools
+    many = [t.name for t in found if t.many]
+    if env.max_actions_per_call > 1 and many:
+        return many[0]
+    if found:
+        return next((t.name for t in found if not t.many), found[0].name)
     if names and names[0]:
         return str(names[0])
     raise FatalPolicyError(

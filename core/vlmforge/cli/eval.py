@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from vlmforge.cli.options import parse_set_options, plugins_dir_option, set_options_option
+from vlmforge.cli.options import (
+    RegisteredNamesOption,
+    parse_set_options,
+    plugins_dir_option,
+    set_options_option,
+)
 
 if TYPE_CHECKING:
     from vlmforge.eval_session import EvalResults, PlannedRun, SessionEvents
@@ -19,7 +24,14 @@ EXIT_INTERRUPTED = 130
 
 @click.command("eval")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Eval TOML file.")
-@click.option("--env", default=None, metavar="NAME", help="Environment (overrides [env] name).")
+@click.option(
+    "--env",
+    cls=RegisteredNamesOption,
+    kind="environment",
+    default=None,
+    metavar="NAME",
+    help="Environment: {names} (overrides [env] name).",
+)
 @click.option(
     "--env-url",
     "env_urls",
@@ -28,7 +40,12 @@ EXIT_INTERRUPTED = 130
     help="A `vlmforge serve` server for --env remote (repeatable; implies --env remote).",
 )
 @click.option(
-    "--policy", default=None, metavar="NAME", help="Policy (replaces [policy]/[[policies]])."
+    "--policy",
+    cls=RegisteredNamesOption,
+    kind="policy",
+    default=None,
+    metavar="NAME",
+    help="Policy: {names} (replaces [policy]/[[policies]]).",
 )
 @click.option("--model", default=None, help="Model name for the policy (sets its 'model').")
 @click.option(

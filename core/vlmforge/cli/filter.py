@@ -8,7 +8,12 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from vlmforge.cli.options import parse_set_options, plugins_dir_option, set_options_option
+from vlmforge.cli.options import (
+    RegisteredNamesOption,
+    parse_set_options,
+    plugins_dir_option,
+    set_options_option,
+)
 
 
 @click.command("filter")
@@ -35,7 +40,14 @@ from vlmforge.cli.options import parse_set_options, plugins_dir_option, set_opti
     help="Run these filters, in this order (repeatable). Replaces the config's list; a filter "
     "also listed in the config keeps its settings from there.",
 )
-@click.option("--exporter", default=None, metavar="NAME", help="openai-sft, trl, llamafactory.")
+@click.option(
+    "--exporter",
+    cls=RegisteredNamesOption,
+    kind="exporter",
+    default=None,
+    metavar="NAME",
+    help="The exporter: {names}.",
+)
 @click.option("--output-dir", default=None, metavar="DIR", help="Where the export is written.")
 @click.option("--val-fraction", type=float, default=None, help="Fraction of episodes for val.")
 @click.option("--seed", type=int, default=None, help="Seed of the split and the row shuffle.")

@@ -66,3 +66,21 @@ def parse_set_options(items: tuple[str, ...]) -> list[Any]:
     from vlmforge.config import parse_set_option
 
     return [parse_set_option(item) for item in items]
+
+
+class RegisteredNamesOption(click.Option):
+    """An option whose help lists the registered components of ``kind`` when help is shown
+    (bundled and installed plugins alike), in place of ``{names}`` in its help text."""
+
+    def __init__(self, *args: Any, kind: str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        record = super().get_help_record(ctx)
+        if record is None:
+            return None
+        from vlmforge.plugins import get_registry
+
+        names = ", ".join(s.name for s in get_registry().all(self.kind) if s.available)
+        return record[0], record[1].replace("{names}", names or "none installed")

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from vlmforge.cli.options import (
+    RegisteredNamesOption,
     load_registry,
     parse_set_options,
     plugins_dir_option,
@@ -19,9 +20,11 @@ DEFAULT_TRAINER = "lora-sft"
 @click.command("train")
 @click.option(
     "--trainer",
+    cls=RegisteredNamesOption,
+    kind="trainer",
     default=None,
     metavar="NAME",
-    help=f"Trainer component (default: the config's `trainer`, else {DEFAULT_TRAINER}).",
+    help=f"Trainer: {{names}} (default: the config's `trainer`, else {DEFAULT_TRAINER}).",
 )
 @click.option(
     "--config",
