@@ -1,6 +1,6 @@
 """Bundled plugin: the ``crafter`` environment (Crafter, via the ``crafter`` package) and the
 ``scripted`` policy that plays it (:mod:`vlmforge_crafter.teacher`), and the Crafter score and
-BALROG progression rows of its runs' summaries (:mod:`vlmforge_crafter.summary_metrics`).
+BALROG progression rows of its runs' summaries (:mod:`vlmforge_crafter.run_metrics`).
 
 Kept light: both classes are registered as ``"module:attr"`` strings so ``crafter``, numpy and
 numba are imported only when the environment is used.
@@ -41,6 +41,8 @@ def register_policies(register: Register) -> None:
 
 @hookimpl
 def summary_metrics(run: Run, episodes: Sequence[Episode]) -> list[SummaryMetric] | None:
-    from vlmforge_crafter.summary_metrics import crafter_summary_metrics
+    # (the module is not called summary_metrics: importing it would replace this function
+    # as the package's attribute, and pluggy would no longer find the hook)
+    from vlmforge_crafter.run_metrics import crafter_summary_metrics
 
     return crafter_summary_metrics(run, episodes)

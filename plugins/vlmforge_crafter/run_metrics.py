@@ -14,7 +14,7 @@ from vlmforge.metrics import SummaryMetric
 from vlmforge.trace import Episode, Run
 
 ENV_NAME = "crafter"
-# crafter.constants.achievements (tests/crafter/test_summary_metrics.py checks they match)
+# crafter.constants.achievements (tests/eval/test_env_summary_metrics.py checks they match)
 CRAFTER_ACHIEVEMENTS: frozenset[str] = frozenset(
     {
         "collect_coal", "collect_diamond", "collect_drink", "collect_iron", "collect_sapling",
