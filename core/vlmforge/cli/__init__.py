@@ -14,9 +14,23 @@ import click
 from vlmforge import __version__
 from vlmforge.errors import VlmforgeError
 
+SHORT_HELP_LIMIT = 200  # a command's first sentence is wrapped in --help, not cut with "..."
+
 
 class VlmforgeGroup(click.Group):
-    """Turns :class:`VlmforgeError` into a one-screen message and a non-zero exit."""
+    """Turns :class:`VlmforgeError` into a one-screen message and a non-zero exit; lists every
+    command in ``--help`` (core and plugin commands alike) with its first sentence, uncut."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            rows.append((name, cmd.get_short_help_str(limit=SHORT_HELP_LIMIT)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -36,19 +50,13 @@ class VlmforgeGroup(click.Group):
     "--env-file",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Load KEY=VALUE lines (API keys) into the environment for this command. "
-    "Values are never printed.",
+    help="Load a dotenv file (KEY=VALUE lines: API keys) into the environment for this "
+    "command. Values are never printed.",
 )
 def cli(env_file: str | None) -> None:
     """vlmforge: turn agent rollouts into VLM training data and trained models.
 
-    \b
-    eval     run a policy on an environment and record traces
-    filter   select good episodes/steps and export SFT datasets
-    train    LoRA SFT on a VLM; the adapter goes straight back into eval
-    serve    serve environments over HTTP
-    pipeline eval -> filter -> train -> eval the trained model, from one file
-    plugins  list plugins and the components they register
+    Every command, core and plugin alike, is listed below; `vlmforge COMMAND --help` for more.
     """
     if env_file:
         from vlmforge.envfile import load_env_file
