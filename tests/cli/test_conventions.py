@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from tests.conftest import run_cli
@@ -36,3 +37,29 @@ def test_help_lists_every_command_including_plugin_commands(tmp_path) -> None:
     commands = proc.stdout.split("Commands:\n", 1)[1]
     assert "..." not in commands and "…" not in commands
     assert "goes on." in proc.stdout  # the first sentence is wrapped, not cut
+
+
+def test_counts_are_pluralised_and_ids_are_never_cut_at_80_columns(tmp_path) -> None:
+    from vlmforge.cli.output import plural
+
+    assert [plural(n, "achievement") for n in (0, 1, 2)] == [
+        "0 achievements",
+        "1 achievement",
+        "2 achievements",
+    ]
+    db = tmp_path / "t.db"
+    long_name = "a-run-name-someone-will-copy-into-resume"
+    proc = run_cli(
+        "eval", "--env", "crafter", "--policy", "random", "--seeds", "0-1", "--max-steps", "1",
+        "--trace-db", str(db), "--run-name", long_name, env={"COLUMNS": "80"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "seed 0: 1 step, 0 achievements, reward" in proc.stdout
+    assert "1 tool call," in proc.stdout
+    listed = run_cli("traces", "list", "--trace-db", str(db), env={"COLUMNS": "80"})
+    assert listed.returncode == 0, listed.stderr
+    data = run_cli("traces", "list", "--trace-db", str(db), "--json")
+    parsed = json.loads(data.stdout)
+    ids = [parsed["runs"][0]["id"], *(e["id"] for e in parsed["episodes"])]
+    assert long_name in listed.stdout
+    assert all(i in listed.stdout for i in ids)  # each whole on one line, copyable

@@ -20,10 +20,13 @@ from vlmforge.trace import Episode, EpisodeStatus, Step
 def episode_line(episode: Episode, label: str | None = None) -> str:
     """``seed 7: 50 steps, 3 achievements, reward 3.2, 12 tool calls, 0 invalid``."""
     prefix = f"[{label}] " if label else ""
+    from vlmforge.cli.output import plural
+
     line = (
-        f"{prefix}seed {episode.seed}: {episode.env_steps} steps, "
-        f"{episode.unique_achievements} achievements, reward {episode.total_reward:.1f}, "
-        f"{episode.tool_calls} tool calls, {episode.invalid_decisions} invalid"
+        f"{prefix}seed {episode.seed}: {plural(episode.env_steps, 'step')}, "
+        f"{plural(episode.unique_achievements, 'achievement')}, reward "
+        f"{episode.total_reward:.1f}, {plural(episode.tool_calls, 'tool call')}, "
+        f"{episode.invalid_decisions} invalid"
     )
     if episode.status != EpisodeStatus.done:
         line += f" [{episode.status.value}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
+from typing import Any
 
 from rich.console import Console
 
@@ -28,3 +30,15 @@ def warn_plugin_failures() -> None:
             f"[yellow]warning:[/] plugin '{info.name}' is not loaded: {escape(str(info.error))}",
             markup=True,
         )
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 step``, ``0 steps``, ``2 tool calls`` (``many``: an irregular plural)."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
+def copyable_column(table: Any, header: str, values: Iterable[str]) -> None:
+    """A column of ids, names or commands a user copies: never cut with "…" nor wrapped, however
+    narrow the terminal (the other columns give way; the table may get wider than the screen)."""
+    width = max([len(header), *(len(v) for v in values)])
+    table.add_column(header, no_wrap=True, min_width=width, overflow="ignore")

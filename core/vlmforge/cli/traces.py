@@ -120,9 +120,10 @@ def list_cmd(
     plugins_dirs: tuple[str, ...],
 ) -> None:
     """Runs and their episodes."""
+    from rich.box import SIMPLE_HEAD
     from rich.table import Table
 
-    from vlmforge.cli.output import console
+    from vlmforge.cli.output import console, copyable_column
 
     with open_store(store_name, trace_db, plugins_dirs) as store:
         runs = select_runs(store, run_ref, trace_db)
@@ -140,8 +141,12 @@ def list_cmd(
             )
         )
         return
-    table = Table(title="runs", title_justify="left")
-    for col in ("name", "id", "created", "env", "policy", "model", "episodes"):
+    table = Table(
+        title="runs", title_justify="left", box=SIMPLE_HEAD, collapse_padding=True, pad_edge=False
+    )
+    copyable_column(table, "name", [r.name for r in runs])
+    copyable_column(table, "id", [r.id for r in runs])
+    for col in ("created", "env", "policy", "model", "episodes"):
         table.add_column(col)
     for r in runs:
         eps = [e for e in episodes if e.run_id == r.id]
@@ -149,40 +154,39 @@ def list_cmd(
         table.add_row(
             r.name,
             r.id,
-            r.created_at.strftime("%Y-%m-%d %H:%M"),
+            r.created_at.strftime("%m-%d %H:%M"),
             r.env_name,
             r.policy_name,
             r.model or "-",
             f"{done}/{len(eps)} done",
         )
     console().print(table)
-    table = Table(title="episodes", title_justify="left")
-    for col in (
-        "id",
-        "run",
-        "seed",
-        "status",
-        "steps",
-        "decisions",
-        "achievements",
-        "reward",
-        "invalid",
-    ):
-        table.add_column(col)
-    names = {r.id: r.name for r in runs}
-    for e in episodes:
-        table.add_row(
-            e.id,
-            names.get(e.run_id, e.run_id),
-            str(e.seed),
-            e.status.value,
-            str(e.env_steps),
-            str(e.steps),
-            str(e.unique_achievements),
-            f"{e.total_reward:.1f}",
-            str(e.invalid_decisions),
+    for r in runs:  # one table per run: the episode ids stay whole on an 80-column screen
+        eps = [e for e in episodes if e.run_id == r.id]
+        if not eps:
+            continue
+        table = Table(
+            title=f"episodes of {r.name}",
+            title_justify="left",
+            box=SIMPLE_HEAD,
+            collapse_padding=True,
+            pad_edge=False,
         )
-    console().print(table)
+        copyable_column(table, "id", [e.id for e in eps])
+        for col in ("seed", "status", "steps", "decisions", "unlocked", "reward", "invalid"):
+            table.add_column(col)
+        for e in eps:
+            table.add_row(
+                e.id,
+                str(e.seed),
+                e.status.value,
+                str(e.env_steps),
+                str(e.steps),
+                str(e.unique_achievements),
+                f"{e.total_reward:.1f}",
+                str(e.invalid_decisions),
+            )
+        console().print(table)
 
 
 @command.command("show")
