@@ -1,4 +1,5 @@
-"""``vlmforge models``: build local models (``tiny``) for tests, CI and the offline demo."""
+"""``vlmforge models``: build local models (``tiny``) for tests, CI and the offline demo, and
+merge a trained LoRA adapter into its base (``merge``)."""
 
 from __future__ import annotations
 
@@ -79,4 +80,55 @@ def tiny(
     console().print(
         f"built tiny {summary['family']} model ({summary['parameters']:,} parameters, "
         f"vocab {summary['vocab_size']}) in {summary['path']}"
+    )
+
+
+@models.command()
+@click.argument("adapter", metavar="ADAPTER")
+@click.option(
+    "--out", "out", required=True, type=click.Path(file_okay=False), help="Folder to write."
+)
+@click.option(
+    "--model",
+    default=None,
+    metavar="BASE",
+    help="Base model folder (default: the base named in the adapter's adapter_config.json).",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "bfloat16", "float16"]),
+    default="float32",
+    show_default=True,
+    help="Weights' dtype in the merged checkpoint.",
+)
+@click.option(
+    "--overwrite", is_flag=True, help="Replace an existing model folder at --out (else refused)."
+)
+def merge(adapter: str, out: str, model: str | None, dtype: str, overwrite: bool) -> None:
+    """Merge a LoRA adapter into its base model: a standalone checkpoint for from_pretrained and
+    vLLM.
+
+    ADAPTER is the adapter folder written by `vlmforge train --trainer lora-sft` (or that run's
+    output_dir). OUT then loads with AutoModelForImageTextToText.from_pretrained(OUT), `--policy
+    hf` (model = OUT) and `vllm serve OUT`. A non-empty OUT is refused unless --overwrite.
+    """
+    import importlib.util
+
+    from vlmforge.cli.output import console
+    from vlmforge.errors import ComponentUnavailableError
+
+    missing = [m for m in ("torch", "transformers", "peft") if not importlib.util.find_spec(m)]
+    if missing:
+        raise ComponentUnavailableError(
+            f"`vlmforge models merge` needs {', '.join(missing)}. Install it with: "
+            "pip install 'vlmforge[train]'"
+        )
+    from vlmforge_hf.merge import merge_adapter
+
+    summary = merge_adapter(adapter, out, model=model, dtype=dtype, overwrite=overwrite)
+    console().print(
+        f"merged {summary['adapter']} into {summary['base']}: {summary['parameters']:,} "
+        f"parameters ({summary['dtype']}) in {summary['out']}",
+        markup=False,
+        soft_wrap=True,
     )

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlmforge.errors import VlmforgeError
+from vlmforge.errors import ConfigError, VlmforgeError
 from vlmforge.images import decode_data_url
 
 FORMATS = ("auto", "openai-sft", "trl")
@@ -83,7 +83,7 @@ def read_dataset(
     row unless ``skip_bad_rows``; raises VlmforgeError if the file is missing or has none."""
     p = Path(path)
     if not p.is_file():
-        raise VlmforgeError(f"dataset '{p}' not found. Export one with `vlmforge filter`.")
+        raise ConfigError(f"dataset '{p}' not found. Export one with `vlmforge filter`.")
     stats = DatasetStats(path=str(p), sha256=file_sha256(p))
     examples: list[Example] = []
     for lineno, raw in _lines(p):
