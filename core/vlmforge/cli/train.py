@@ -39,6 +39,12 @@ DEFAULT_TRAINER = "lora-sft"
 @click.option("--output-dir", default=None, help="Where the adapter and reports are written.")
 @click.option("--max-steps", type=int, default=None, help="Stop after this many optimizer steps.")
 @click.option("--epochs", type=float, default=None, help="Passes over the training set.")
+@click.option(
+    "--no-progress",
+    is_flag=True,
+    default=False,
+    help="No progress bar (sets the trainer's progress = false).",
+)
 @set_options_option("learning_rate=1e-4 -o lora.r=16")
 @plugins_dir_option
 def command(
@@ -50,6 +56,7 @@ def command(
     output_dir: str | None,
     max_steps: int | None,
     epochs: float | None,
+    no_progress: bool,
     settings: tuple[str, ...],
     plugins_dirs: tuple[str, ...],
 ) -> None:
@@ -72,6 +79,7 @@ def command(
         "output_dir": output_dir,
         "max_steps": max_steps,
         "epochs": epochs,
+        "progress": False if no_progress else None,
     }
     source: TomlSource | None = load_toml(config_path) if config_path else None
     file_trainer = source.data.get("trainer") if source else None

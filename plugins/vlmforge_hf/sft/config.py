@@ -6,9 +6,10 @@ the file, the line and the key.
 
 from __future__ import annotations
 
+import importlib
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from vlmforge.config import StrictModel
 
@@ -21,6 +22,15 @@ DEFAULT_TARGET_MODULES = [
     "up_proj",
     "down_proj",
 ]
+
+
+def tracker_installed(tracker: str) -> bool:
+    """Whether the package a ``report_to`` tracker writes with can be imported."""
+    try:
+        importlib.import_module(tracker)
+    except ImportError:
+        return False
+    return True
 
 
 class LoraSettings(StrictModel):
@@ -94,6 +104,23 @@ class SFTSettings(StrictModel):
     max_pixels: int | None = Field(None, ge=1, description="Largest image area (resized down).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where to train.")
     progress: bool = Field(True, description="Show a rich progress bar with loss and steps/s.")
+    report_to: list[Literal["tensorboard"]] = Field(
+        default_factory=list,
+        description='Also log the training metrics to these trackers: "tensorboard" (event '
+        "files in OUTPUT_DIR/tensorboard; needs the tensorboard package).",
+    )
+
+    @field_validator("report_to")
+    @classmethod
+    def _trackers_installed(cls, value: list[str]) -> list[str]:
+        for tracker in dict.fromkeys(value):
+            if not tracker_installed(tracker):
+                raise ValueError(
+                    f"report_to {tracker!r} needs the {tracker} package, which is not "
+                    f"installed: pip install {tracker} (or pip install 'vlmforge[{tracker}]'), "
+                    f"or remove {tracker!r} from report_to"
+                )
+        return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
     def _check(self) -> SFTSettings:

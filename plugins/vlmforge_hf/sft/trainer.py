@@ -108,6 +108,22 @@ def training_args(config: SFTSettings, out_dir: Path, device: str, precision: st
     )
 
 
+TENSORBOARD_DIR = "tensorboard"  # under output_dir: the report_to = ["tensorboard"] event files
+
+
+def tracker_callbacks(report_to: list[str], out_dir: Path) -> list[Any]:
+    """The Trainer callbacks that log to the ``report_to`` trackers (``tensorboard``: event
+    files in ``out_dir/tensorboard``, one folder for every run and resume of this output)."""
+    callbacks: list[Any] = []
+    if "tensorboard" in report_to:
+        from torch.utils.tensorboard import SummaryWriter
+        from transformers.integrations import TensorBoardCallback
+
+        writer = SummaryWriter(log_dir=str(out_dir / TENSORBOARD_DIR))
+        callbacks.append(TensorBoardCallback(tb_writer=writer))
+    return callbacks
+
+
 def _eval_at(log_history: list[dict[str, Any]], step: int) -> dict[str, Any] | None:
     """The evaluation the Trainer logged at ``step``, if it ran one there."""
     for entry in reversed(log_history):
@@ -195,6 +211,7 @@ class _SFTBase:
         model = self.load_base(device, precision)
         args = training_args(cfg, out_dir, device, precision)
         callbacks = [RichProgressCallback()] if cfg.progress else []
+        callbacks += tracker_callbacks(cfg.report_to, out_dir)
         trainer = completion_loss_trainer()(
             model=model,
             args=args,
