@@ -13,6 +13,7 @@ Loss is on the completion only. Output layout (see docs/train.md)::
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -111,7 +112,7 @@ def training_args(config: SFTSettings, out_dir: Path, device: str, precision: st
 TENSORBOARD_DIR = "tensorboard"  # under output_dir: the report_to = ["tensorboard"] event files
 
 
-def tracker_callbacks(report_to: list[str], out_dir: Path) -> list[Any]:
+def tracker_callbacks(report_to: Sequence[str], out_dir: Path) -> list[Any]:
     """The Trainer callbacks that log to the ``report_to`` trackers (``tensorboard``: event
     files in ``out_dir/tensorboard``, one folder for every run and resume of this output)."""
     callbacks: list[Any] = []
