@@ -63,3 +63,15 @@ def test_counts_are_pluralised_and_ids_are_never_cut_at_80_columns(tmp_path) -> 
     ids = [parsed["runs"][0]["id"], *(e["id"] for e in parsed["episodes"])]
     assert long_name in listed.stdout
     assert all(i in listed.stdout for i in ids)  # each whole on one line, copyable
+
+
+def test_eval_json_prints_only_the_summary_document_on_stdout(tmp_path) -> None:
+    proc = run_cli(
+        "eval", "--env", "crafter", "--policy", "random", "--seeds", "0-1", "--max-steps", "2",
+        "--trace-db", str(tmp_path / "t.db"), "--json", "--json-summary", str(tmp_path / "s.json"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)  # nothing else on stdout
+    assert printed == json.loads((tmp_path / "s.json").read_text())
+    assert printed["runs"][0]["episodes"] == 2
+    assert "seed 0: 2 steps" in proc.stderr  # episode lines moved to stderr

@@ -84,12 +84,20 @@ EXIT_INTERRUPTED = 130
 @click.option("--run-name", default=None, help="Name of the run (needed for --resume).")
 @click.option("--frames-dir", default=None, metavar="DIR", help="Write DIR/seed_XXXX/step_NNN.png.")
 @click.option("--json-summary", default=None, metavar="PATH", help="Write the summary as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the summary as JSON on stdout (the --json-summary document) instead of the "
+    "tables; episode lines go to stderr.",
+)
 @click.option("--prices", default=None, metavar="PATH", help="Extra per-model prices (TOML).")
 @click.option("--resume", is_flag=True, help="Finish the missing seeds of run --run-name.")
 @plugins_dir_option
 def command(
     config_path: str | None,
     resume: bool,
+    as_json: bool,
     settings: tuple[str, ...],
     plugins_dirs: tuple[str, ...],
     **flags: Any,
@@ -114,11 +122,16 @@ def command(
         resume=resume,
         prices=flags.get("prices"),
         plugins_dirs=plugins_dirs,
-        events=_Display().events(),
+        events=_Display(lines_to_stderr=as_json).events(),
         handle_signals=True,
     )
     results = session.run()
-    print_summaries(results)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(results.summary_doc(), indent=2))
+    else:
+        print_summaries(results)
     sys.exit(exit_code(results))
 
 
@@ -149,10 +162,11 @@ def exit_code(results: EvalResults) -> int:
 class _Display:
     """The session's events as a progress bar and episode lines, and messages on stderr."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, lines_to_stderr: bool = False) -> None:
         from vlmforge.cli.output import console, error_console
 
         self.out, self.err = console(), error_console()
+        self.lines_to_stderr = lines_to_stderr
         self._shown = ExitStack()
 
     def events(self) -> SessionEvents:
@@ -168,7 +182,13 @@ class _Display:
     def _run_started(self, item: PlannedRun, total: int, many: bool) -> RunnerEvents:
         from vlmforge.cli.eval_display import EvalProgress
 
-        progress = EvalProgress(self.out, self.err, total, item.label if many else None)
+        progress = EvalProgress(
+            self.out,
+            self.err,
+            total,
+            item.label if many else None,
+            lines_to_stderr=self.lines_to_stderr,
+        )
         return self._shown.enter_context(progress).events()
 
     def _run_finished(self, item: PlannedRun) -> None:

@@ -44,7 +44,15 @@ def _short(text: str, limit: int = 160) -> str:
 class EvalProgress:
     """Progress bar on stderr (terminals only) plus episode lines on stdout."""
 
-    def __init__(self, out: Console, err: Console, total: int, label: str | None):
+    def __init__(
+        self,
+        out: Console,
+        err: Console,
+        total: int,
+        label: str | None,
+        *,
+        lines_to_stderr: bool = False,
+    ):
         self.out, self.label = out, label
         self.steps = 0
         self.started = time.perf_counter()
@@ -62,7 +70,8 @@ class EvalProgress:
         )
         # Both on one terminal: print above the live bar (through its console) so the bar is not
         # torn; otherwise episode lines go to stdout (a file or pipe) and the bar to stderr.
-        self.lines = err if (err.is_terminal and out.is_terminal) else out
+        # With --json, stdout holds only the JSON: episode lines go to stderr.
+        self.lines = err if lines_to_stderr or (err.is_terminal and out.is_terminal) else out
         self.task = self.progress.add_task(label or "eval", total=total, steps=0, rate=0.0)
 
     def __enter__(self) -> EvalProgress:
