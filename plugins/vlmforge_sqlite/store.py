@@ -68,7 +68,7 @@ class SqliteStore(PeeweeTraceStore):
         self.config = config
         path = Path(config.path).expanduser()
         if path.is_dir():
-            raise VlmforgeError(f"trace store path '{path}' is a directory; give a file name.")
+            raise ConfigError(f"trace store path '{path}' is a directory; give a file name.")
         self.path = path
         if config.read_only:
             database = self._open_for_reading(path)

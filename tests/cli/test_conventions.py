@@ -75,3 +75,22 @@ def test_eval_json_prints_only_the_summary_document_on_stdout(tmp_path) -> None:
     assert printed == json.loads((tmp_path / "s.json").read_text())
     assert printed["runs"][0]["episodes"] == 2
     assert "seed 0: 2 steps" in proc.stderr  # episode lines moved to stderr
+
+
+def test_config_errors_exit_2_everywhere(tmp_path) -> None:
+    """A path the command was given that is missing or the wrong kind is a config error."""
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    cases = [
+        ("filter", "--trace-db", str(tmp_path / "nope.db"), "--output-dir", str(tmp_path / "o")),
+        ("eval", "--env", "crafter", "--policy", "random", "--trace-db", str(folder)),
+        ("traces", "list", "--trace-db", str(tmp_path / "nope.db")),
+        ("--env-file", str(tmp_path / "nope.env"), "plugins"),
+        ("eval", "--env", "crafter", "--policy", "random", "--seeds", "9-3"),
+        ("eval", "--env", "crafter", "--policy", "randum"),
+        ("eval", "--no-such-flag"),
+    ]
+    for args in cases:
+        proc = run_cli(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
