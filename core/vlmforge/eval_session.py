@@ -45,6 +45,7 @@ from vlmforge.pricing import ModelPrice
 from vlmforge.resume import ResumePlan
 from vlmforge.runner import EvalRunner, RunnerEvents, RunResult
 from vlmforge.trace import EpisodeStatus, Run
+from vlmforge.wording import plural, were
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -421,18 +422,20 @@ class EvalSession:
         if result.fatal:
             raise VlmforgeError(
                 f"policy '{item.section.name}' stopped the run '{name}': {result.stopped}. "
-                f"{len(result.not_started)} episodes were not started; fix the problem and "
+                f"{plural(len(result.not_started), 'episode')} {were(len(result.not_started))} "
+                f"not started; fix the problem and "
                 f"finish with --resume --run-name {again}."
             )
         if result.skipped:
             self.events.notice(
-                f"run '{name}': {len(result.skipped)} seeds were claimed or finished by another "
-                f"process meanwhile and were skipped here ({_seed_list(result.skipped)})."
+                f"run '{name}': {plural(len(result.skipped), 'seed')} {were(len(result.skipped))} "
+                f"claimed or finished by another process meanwhile and skipped here "
+                f"({_seed_list(result.skipped)})."
             )
         if result.stopped:
             self.events.notice(
-                f"interrupted: run '{name}' stopped with {len(result.not_started)} seeds not "
-                f"started; finish it with --resume --run-name {again}."
+                f"interrupted: run '{name}' stopped with {plural(len(result.not_started), 'seed')} "
+                f"not started; finish it with --resume --run-name {again}."
             )
 
     async def _drive(self, runner: EvalRunner, item: PlannedRun, total: int, many: bool) -> Any:
@@ -489,7 +492,7 @@ class EvalSession:
 
 def _resume_line(name: str, plan: ResumePlan) -> str:
     return (
-        f"resuming run '{name}': {len(plan.kept)} seeds finished, "
+        f"resuming run '{name}': {plural(len(plan.kept), 'seed')} finished, "
         f"{len(plan.restarted)} interrupted restarted from scratch, "
         f"{len(plan.to_run)} to run"
         + (f", {len(plan.busy)} being run by another process (tried last)" if plan.busy else "")

@@ -41,7 +41,9 @@ def test_help_lists_every_command_including_plugin_commands(tmp_path) -> None:
 
 def test_counts_are_pluralised_and_ids_are_never_cut_at_80_columns(tmp_path) -> None:
     from vlmforge.cli.output import plural
+    from vlmforge.wording import were
 
+    assert [were(n) for n in (0, 1, 2)] == ["were", "was", "were"]
     assert [plural(n, "achievement") for n in (0, 1, 2)] == [
         "0 achievements",
         "1 achievement",

@@ -8,6 +8,10 @@ from typing import Any
 
 from rich.console import Console
 
+from vlmforge.wording import plural
+
+__all__ = ["console", "copyable_column", "error_console", "plural", "warn_plugin_failures"]
+
 
 @cache
 def console() -> Console:
@@ -30,11 +34,6 @@ def warn_plugin_failures() -> None:
             f"[yellow]warning:[/] plugin '{info.name}' is not loaded: {escape(str(info.error))}",
             markup=True,
         )
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """``1 step``, ``0 steps``, ``2 tool calls`` (``many``: an irregular plural)."""
-    return f"{count} {word if count == 1 else many or word + 's'}"
 
 
 def copyable_column(table: Any, header: str, values: Iterable[str]) -> None:
