@@ -76,3 +76,19 @@ def test_refuses_a_non_empty_out_and_a_missing_adapter(adapter: Path, tmp_path) 
     missing = run_cli("models", "merge", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_train_output_dir_and_the_adapters_own_base(adapter: Path, tmp_path) -> None:
+    """`vlmforge train` writes OUTPUT_DIR/adapter/; the base comes from adapter_config.json."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(adapter, run / "adapter")
+    out = tmp_path / "merged"
+    proc = run_cli("models", "merge", str(run), "--out", str(out), "--dtype", "bfloat16")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((out / "vlmforge_merge.json").read_text())
+    base = json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
+    assert info["adapter"] == str(run / "adapter") and info["base"] == base
+    assert info["dtype"] == "bfloat16"
+    assert json.loads((out / "config.json").read_text())["dtype"] == "bfloat16"
