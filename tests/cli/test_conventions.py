@@ -65,6 +65,15 @@ def test_counts_are_pluralised_and_ids_are_never_cut_at_80_columns(tmp_path) -> 
     ids = [parsed["runs"][0]["id"], *(e["id"] for e in parsed["episodes"])]
     assert long_name in listed.stdout
     assert all(i in listed.stdout for i in ids)  # each whole on one line, copyable
+    other = long_name.replace("a-run", "another-run")
+    again = run_cli(
+        "eval", "--env", "crafter", "--policy", "random", "--seeds", "0", "--max-steps", "1",
+        "--trace-db", str(db), "--run-name", other,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    stats = run_cli("traces", "stats", "--trace-db", str(db), env={"COLUMNS": "80"})
+    assert f"[1] {long_name}" in stats.stdout and f"[2] {other}" in stats.stdout
+    assert "…" not in stats.stdout.split("metric")[0]  # the legend is whole
 
 
 def test_eval_json_prints_only_the_summary_document_on_stdout(tmp_path) -> None:

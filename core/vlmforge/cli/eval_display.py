@@ -179,13 +179,27 @@ def _rows(summaries: Sequence[dict[str, Any]]) -> list[tuple[str, list[str]]]:
     return rows
 
 
+SHORT_LABEL = 16  # longer run labels are numbered columns, named in full in the title
+
+
+def _columns(title: str, labels: Sequence[str]) -> tuple[str, list[str]]:
+    """The title and the column headers: the labels themselves when they are short, else
+    ``[1]``, ``[2]``, ... with each label in full in the title, so a run name a user copies
+    (``--run NAME``, ``--resume --run-name NAME``) is never cut with "…" on a narrow screen."""
+    if all(len(label) <= SHORT_LABEL for label in labels):
+        return title, list(labels)
+    legend = "".join(f"\n  [{i}] {label}" for i, label in enumerate(labels, start=1))
+    return title + legend, [f"[{i}]" for i in range(1, len(labels) + 1)]
+
+
 def achievements_table(summaries: Sequence[dict[str, Any]], labels: Sequence[str]) -> Table:
     """Success rate (%) per achievement, one column per run; achievements never seen folded."""
     names = list(summaries[0]["success_rates_pct"])
-    table = Table(title="achievement success rates (% of episodes)", title_justify="left")
+    title, headers = _columns("achievement success rates (% of episodes)", labels)
+    table = Table(title=title, title_justify="left")
     table.add_column("achievement")
-    for label in labels:
-        table.add_column(label, justify="right")
+    for header in headers:
+        table.add_column(header, justify="right")
     hidden = 0
     for name in names:
         rates = [s["success_rates_pct"].get(name, 0.0) for s in summaries]
@@ -203,10 +217,11 @@ def comparison_table(summaries: Sequence[dict[str, Any]], labels: Sequence[str])
     episodes are on the same seeds of the same environment (else the seeds are a row)."""
     same = len({(s["env"], s["seeds"]) for s in summaries}) == 1
     title = "comparison (same seeds)" if same else "comparison (different seeds or environments)"
+    title, headers = _columns(title, labels)
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
-    for label in labels:
-        table.add_column(label, justify="right")
+    for header in headers:
+        table.add_column(header, justify="right")
     if not same:
         table.add_row("env / seeds", *(f"{s['env']} / {s['seeds']}" for s in summaries))
     for name, cells in _rows(summaries):
