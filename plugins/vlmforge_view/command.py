@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -175,12 +175,29 @@ def _serve(
         )
     click.echo(f"vlmforge view: {reader.where} on {url} (Ctrl-C stops)")  # one line, unwrapped
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    stopped: list[int] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stopped.append(signum)
+        raise _Stopped
+
+    # Our handlers, not Python's defaults: uvicorn shuts down gracefully on SIGINT/SIGTERM and
+    # then re-raises the signal, which lands here, so the store is closed before we exit.
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         uvicorn.Server(config).run(sockets=[sock])
-    except KeyboardInterrupt:
-        sys.exit(EXIT_INTERRUPTED)
+    except (_Stopped, KeyboardInterrupt):
+        pass
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         sock.close()
+    if signal.SIGINT in stopped:
+        raise SystemExit(EXIT_INTERRUPTED)  # after the caller's finally closed the store
+
+
+class _Stopped(Exception):
+    """A stop signal arrived (raised from our signal handler)."""
 
 
 def _loopback(host: str) -> bool:

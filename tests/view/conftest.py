@@ -77,6 +77,21 @@ def train_dir(view_db: Path) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def report(view_db: Path, train_dir: Path) -> Path:
+    """`vlmforge view --export report.html llm random`."""
+    from tests.conftest import run_cli
+
+    out = view_db.parent / "report.html"
+    result = run_cli(
+        "view", "--trace-db", str(view_db), "--train-dir", str(train_dir),
+        "--export", str(out), "llm", "random",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"wrote {out}" in result.stdout
+    return out
+
+
 class Viewer:
     """``vlmforge view`` in a subprocess, and the URL it printed."""
 

@@ -183,3 +183,33 @@ def test_training_page_draws_the_curves(
     points = browser.find_elements("css selector", "svg[data-title='episode reward'] circle")
     assert len(points) == len(reward)
     shot(browser, artifacts, "training")
+
+
+def test_the_exported_report_works_offline(
+    browser: Any, report: Path, store: Any, artifacts: Path
+) -> None:
+    episode = latest_episode(store, "llm", 0)
+    step = next(s for s in store.steps(episode.id) if s.index == 2)
+    open_page(browser, f"{report.as_uri()}#/", "viewRuns")
+    rows = browser.find_elements("css selector", "#runs tbody tr")
+    assert sorted(r.get_attribute("data-run") for r in rows) == ["llm", "random"]
+    browser.find_element("css selector", f"#runs a[href='#/runs/{episode.run_id}']").click()
+    wait(browser, lambda d: d.find_elements("css selector", "#episodes a"))
+    shot(browser, artifacts, "export")
+    browser.get(f"{report.as_uri()}#/steps/{episode.id}/2")
+    wait(browser, lambda d: d.find_elements("css selector", "#prompt pre.text"))
+    texts = [
+        p.get_attribute("textContent")
+        for p in browser.find_elements("css selector", "#prompt pre.text")
+    ]
+    assert texts[0] == step.prompt[0].content
+    assert step.reply is not None and step.reply.text() in browser.find_element("id", "reply").text
+    for img in browser.find_elements("css selector", "#prompt img"):
+        assert img.get_attribute("src").startswith("data:image/png;base64,")
+        assert browser.execute_script("return arguments[0].naturalWidth > 0", img)
+    browser.get(f"{report.as_uri()}#/episodes/{episode.id}")
+    frame = wait(browser, lambda d: d.find_element("id", "frame"))
+    wait(browser, lambda d: frame.get_attribute("data-step") == "0")
+    browser.find_element("id", "play").click()
+    wait(browser, lambda d: frame.get_attribute("data-step") not in ("0", None))
+    no_console_errors(browser)

@@ -216,7 +216,7 @@ async function viewEpisode(params, episodeId) {
   async function load(offset) {
     const start = offset - (offset % chunk);
     if (!pending.has(start)) {
-      pending.set(start, api.timeline(episodeId, start, chunk).then((t) => {
+      pending.set(start, Promise.resolve(api.timeline(episodeId, start, chunk)).then((t) => {
         t.rows.forEach((r) => { rows[r.i] = r; });
         if (t.error) status.textContent = "timeline: " + t.error;
         drawTimeline();

@@ -1,0 +1,80 @@
+"""``vlmforge view`` on the command line: usage and config errors (exit 2, one clear line),
+and ``--export``: one self-contained HTML file that names no URL to fetch."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from subprocess import CompletedProcess
+
+import pytest
+
+Cli = Callable[..., CompletedProcess[str]]
+EXPORT = ["--export", "r.html", "llm"]
+
+
+def test_export_is_one_self_contained_file(report: Path, store: object) -> None:
+    html = report.read_text(encoding="utf-8")
+    # nothing to fetch: no external script, stylesheet, image or link
+    assert not re.search(r'<(script|link|img)[^>]+(src|href)="(?!data:)', html)
+    assert "/static/" not in html.split("<script>", 1)[0]
+    assert re.findall(r"https?://[^\s\"'<>]+", html) == ["http://www.w3.org/2000/svg"]
+    steps = [s for e in store.episodes() for s in store.steps(e.id)]  # type: ignore[attr-defined]
+    frames = {s.observation.images[-1] for s in steps}
+    for sha in frames:
+        assert f'"{sha}":"iVBOR' in html  # every frame embedded as base64 PNG
+    assert html.count("</script>") == 2  # the data block and the script, nothing escaped out
+
+
+def test_export_replaces_an_earlier_report_only_when_complete(
+    cli: Cli, view_db: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "r.html"
+    out.write_text("earlier")
+    result = cli("view", "--trace-db", str(view_db), "--export", str(out), "nope")
+    assert result.returncode == 2 and "no run 'nope'" in result.stderr
+    assert out.read_text() == "earlier" and list(tmp_path.iterdir()) == [out]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["llm"], "RUN arguments (llm) are for --export"),
+        (["--export", "r.html"], "--export needs the runs"),
+        # with --export a command that wrongly started would finish rather than serve
+        (["--trace-db", "missing.db", *EXPORT], "trace database 'missing.db' does not exist"),
+        (["--filter-config", "nope.toml", *EXPORT], "--filter-config nope.toml: no such file"),
+        (["--train-dir", ".", *EXPORT], "neither loss_curve.json (SFT) nor reward_curve.json"),
+    ],
+)
+def test_usage_errors_exit_2_with_the_fix(
+    cli: Cli, view_db: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    db = [] if "--trace-db" in args else ["--trace-db", str(view_db)]
+    result = cli("view", *db, *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_filter_config_names_file_line_and_key(
+    cli: Cli, view_db: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "f.toml"
+    bad.write_text('[[filters]]\nname = "status"\nno_such_key = 1\n')
+    result = cli("view", "--trace-db", str(view_db), "--filter-config", str(bad), *EXPORT)
+    assert result.returncode == 2, result.stderr
+    assert str(bad) in result.stderr and "no_such_key" in result.stderr
+    assert "line 3" in result.stderr
+
+
+def test_a_taken_port_is_a_clear_error(cli_subprocess: Cli, view_db: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = cli_subprocess("view", "--trace-db", str(view_db), "--port", str(port), timeout=60)
+    assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
