@@ -152,6 +152,7 @@ def viewer(
     )
     yield server
     server.stop()
+    assert server.proc.returncode == 0  # SIGTERM: a clean stop, the store closed first
 
 
 @pytest.fixture(scope="session")

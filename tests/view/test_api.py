@@ -96,9 +96,10 @@ def test_filter_preview_api_pages(http: httpx.Client, store: Any) -> None:
 
 
 def test_viewing_never_writes_the_store(view_db: Path, tmp_path: Path) -> None:
-    """A viewer on a copy, every kind of read, then stopped: the file's bytes and mtime are
-    unchanged and no -wal / -shm / -journal is left next to it."""
+    """A viewer on a copy, every kind of read, then Ctrl-C (exit 130): the file's bytes and
+    mtime are unchanged and no -wal / -shm / -journal is left next to it."""
     import shutil
+    import signal
 
     copy = tmp_path / "copy.db"
     shutil.copy2(view_db, copy)
@@ -113,6 +114,7 @@ def test_viewing_never_writes_the_store(view_db: Path, tmp_path: Path) -> None:
                          f"/api/episodes/{eid}/timeline", f"/api/steps/{eid}/1"):  # fmt: skip
                 assert client.get(path).status_code == 200, path
     finally:
-        server.stop()
-    assert server.proc.returncode == 0, server.proc.stderr.read() if server.proc.stderr else ""
+        server.proc.send_signal(signal.SIGINT)
+        server.proc.wait(timeout=30)
+    assert server.proc.returncode == 130, server.proc.stderr.read() if server.proc.stderr else ""
     assert (_fingerprint(copy), copy.stat().st_mtime_ns) == before

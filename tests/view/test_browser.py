@@ -39,8 +39,15 @@ def no_console_errors(driver: Any) -> None:
 
 
 def shot(driver: Any, artifacts: Path, name: str) -> None:
+    """The whole page (the window grown to the page's height for the shot)."""
     path = artifacts / f"view-{name}.png"
-    driver.save_screenshot(str(path))
+    size = driver.get_window_size()
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(size["width"], min(max(height + 140, 600), 2400))
+    try:
+        driver.save_screenshot(str(path))
+    finally:
+        driver.set_window_size(size["width"], size["height"])
     assert path.stat().st_size > 10_000  # a rendered page, not a blank one
 
 
@@ -84,7 +91,7 @@ def test_compare_page_uses_the_common_seeds(
 def test_episode_page_plays_frames(
     browser: Any, viewer: Viewer, store: Any, artifacts: Path
 ) -> None:
-    episode = latest_episode(store, "random", 0)
+    episode = latest_episode(store, "llm", 0)
     frames = [s.observation.images[-1] for s in store.steps(episode.id)]
     assert len(set(frames)) > 1  # the agent moved: there is something to see change
     open_page(browser, f"{viewer.url}/episodes/{episode.id}", "viewEpisode")

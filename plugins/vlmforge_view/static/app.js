@@ -31,7 +31,7 @@ function usd(x) { return x === null || x === undefined ? "unknown" : "$" + x.toF
 function imageUrl(sha) { return EXPORT ? "data:image/png;base64," + DATA.images[sha] : "/images/" + sha; }
 function table(headers, rows, attrs) {
   return h("table", attrs || {}, h("thead", {}, h("tr", {}, headers.map((x) => h("th", {}, x)))),
-    h("tbody", {}, rows));
+    rows instanceof HTMLTableSectionElement ? rows : h("tbody", {}, rows));
 }
 function kv(pairs) {
   return h("table", { class: "kv" }, pairs.map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, v))));
@@ -440,7 +440,7 @@ function chart(title, xLabel, series) {
     svg.append(s("polyline", { fill: "none", stroke: ser.color, "stroke-width": 2, points: ser.points.map((p) => `${X(p[0])},${Y(p[1])}`).join(" ") }));
     for (const p of ser.points) svg.append(s("circle", { cx: X(p[0]), cy: Y(p[1]), r: 2.5, fill: ser.color, class: "point", "data-series": ser.name },
       s("title", {}, `${ser.name} @ ${p[0]}: ${fmt(p[1], 4)}`)));
-    svg.append(s("text", { x: W - R - 120, y: 16 + 14 * k, fill: ser.color }, ser.name));
+    svg.append(s("text", { x: W - R, y: 16 + 14 * k, fill: ser.color, "text-anchor": "end" }, ser.name));
   });
   return svg;
 }
