@@ -11,7 +11,9 @@ started viewer (nothing cached):
 - ``first_frame_s``: in headless Chromium, from navigation to the first frame displayed (the
   image loaded) with the whole reward / invalid timeline drawn;
 - ``timeline_complete_s``: until every step's frame, unlocks and vitals are decoded (the page
-  keeps fetching timeline pages in the background while it is usable).
+  keeps fetching timeline pages in the background while it is usable);
+- ``last_step_s``: the step page's data for the last step (the store streams an episode from
+  its first step), and ``neighbour_step_s``: then the step before it (kept from that read).
 
     .venv/bin/python benchmarks/view_episode.py                 # 10,000 steps, 3 repeats
     .venv/bin/python benchmarks/view_episode.py --steps 2000 --repeats 1 --json out.json
@@ -165,7 +167,7 @@ class Viewer:
         self.proc.wait(timeout=30)
 
 
-def time_api(db: Path) -> float:
+def time_api(db: Path, steps: int) -> tuple[float, float, float]:
     import httpx
 
     viewer = Viewer(db)
@@ -177,7 +179,13 @@ def time_api(db: Path) -> float:
             client.get(f"/api/episodes/{EPISODE_ID}").raise_for_status()
             rows = client.get(f"/api/episodes/{EPISODE_ID}/timeline").json()["rows"]
             client.get(f"/images/{rows[0]['frame']}").raise_for_status()
-            return time.perf_counter() - start
+            first = time.perf_counter() - start
+            start = time.perf_counter()
+            client.get(f"/api/steps/{EPISODE_ID}/{steps - 1}").raise_for_status()
+            last_step = time.perf_counter() - start
+            start = time.perf_counter()
+            client.get(f"/api/steps/{EPISODE_ID}/{steps - 2}").raise_for_status()
+            return first, last_step, time.perf_counter() - start
     finally:
         viewer.stop()
 
@@ -252,7 +260,10 @@ def main() -> None:
         generate(partial, args.steps)
         partial.rename(db)
         print(f"generated {db} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    api = [time_api(db) for _ in range(args.repeats)]
+    timed = [time_api(db, args.steps) for _ in range(args.repeats)]
+    api = [t[0] for t in timed]
+    last_step = [t[1] for t in timed]
+    next_step = [t[2] for t in timed]
     first: list[float] = []
     complete: list[float] = []
     if CHROMIUM.exists() and CHROMEDRIVER.exists():
@@ -269,6 +280,8 @@ def main() -> None:
         "steps": args.steps,
         "repeats": args.repeats,
         "api_s": api,
+        "last_step_s": last_step,
+        "neighbour_step_s": next_step,
         "first_frame_s": first,
         "timeline_complete_s": complete,
         "median_first_frame_s": statistics.median(first) if first else None,
@@ -282,6 +295,8 @@ def main() -> None:
     rows = [
         ("steps in the episode", f"{args.steps:,}"),
         ("api: page + data + first frame (median)", f"{med(api):.3f} s"),
+        ("api: step page data of the last step (median)", f"{med(last_step):.3f} s"),
+        ("api: then the step before it (median)", f"{med(next_step):.3f} s"),
         ("browser: first frame shown (median)", f"{med(first):.3f} s" if first else "no chromium"),
         (
             "browser: whole timeline decoded (median)",

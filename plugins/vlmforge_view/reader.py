@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -15,6 +16,9 @@ from vlmforge.components import CorruptTraceError, EpisodeQuery, StepMetrics, Tr
 from vlmforge.pricing import ModelPrice, load_prices
 from vlmforge.summary import summarize
 from vlmforge.trace import Episode, Run, Step
+
+NEAR = 10  # steps kept on either side of a step read for the step page
+CACHED_STEPS = 256
 
 
 class NotFound(LookupError):
@@ -29,6 +33,8 @@ class TraceReader:
         self.store = store
         self.prices = dict(prices) if prices is not None else load_prices()
         self.lock = threading.RLock()
+        self._cache_lock = threading.Lock()
+        self._steps: OrderedDict[tuple[str, int], Step] = OrderedDict()
 
     @property
     def where(self) -> str:
@@ -87,11 +93,24 @@ class TraceReader:
         return found
 
     def step(self, episode_id: str, index: int) -> Step:
-        found = self.steps(episode_id, index, index + 1)
-        if not found:
-            self.episode(episode_id)  # a missing episode says so
-            raise NotFound(f"episode '{episode_id}' has no step {index}")
-        return found[0]
+        """One step; the steps around it are kept (:data:`NEAR`), so the step page's previous
+        and next links do not stream the episode again."""
+        with self._cache_lock:
+            hit = self._steps.get((episode_id, index))
+            if hit is not None:
+                self._steps.move_to_end((episode_id, index))
+                return hit
+        found = self.steps(episode_id, max(0, index - NEAR), index + NEAR + 1)
+        with self._cache_lock:
+            for step in found:
+                self._steps[(episode_id, step.index)] = step
+            while len(self._steps) > CACHED_STEPS:
+                self._steps.popitem(last=False)
+        for step in found:
+            if step.index == index:
+                return step
+        self.episode(episode_id)  # a missing episode says so
+        raise NotFound(f"episode '{episode_id}' has no step {index}")
 
     def image(self, sha256: str) -> bytes:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):

@@ -79,6 +79,16 @@ def test_step_api_and_missing_things(http: httpx.Client, store: Any) -> None:
     assert step["prompt"][0]["parts"][0]["text"] == stored.prompt[0].content
     assert step["lm_call"]["usage"] == stored.lm_call.model_dump(mode="json")["usage"]
     assert step["cost_usd"] is None  # test-model has no price: unknown, never a guess
+    stored_steps = {s.index: s for s in store.steps(episode.id)}
+    for index in (6, 5, 7, 11):  # a read, then its neighbours (kept from that read)
+        got = http.get(f"/api/steps/{episode.id}/{index}").json()
+        assert got["index"] == index and got["actions"] == stored_steps[index].actions
+        reply = stored_steps[index].reply
+        assert reply is not None
+        assert "".join(p.get("text", "") for p in got["reply"]["parts"]) == reply.text()
+        assert got["reply"]["tool_calls"] == [
+            c.model_dump(mode="json") for c in reply.tool_calls or []
+        ]
     missing = http.get(f"/api/steps/{episode.id}/999")
     assert missing.status_code == 404 and "no step 999" in missing.json()["error"]
     assert http.get("/api/episodes/nope").status_code == 404

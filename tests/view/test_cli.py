@@ -78,3 +78,26 @@ def test_a_taken_port_is_a_clear_error(cli_subprocess: Cli, view_db: Path) -> No
         port = taken.getsockname()[1]
         result = cli_subprocess("view", "--trace-db", str(view_db), "--port", str(port), timeout=60)
     assert result.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_no_secret_reaches_the_report(report: Path) -> None:
+    # the llm run was recorded with this key in VLMFORGE_TEST_OPENAI_KEY (tests/filter/builders)
+    assert "sk-test-secret-42" not in report.read_text(encoding="utf-8")
+
+
+def test_a_file_that_is_not_a_store_is_refused_unchanged(cli: Cli, tmp_path: Path) -> None:
+    import hashlib
+    import sqlite3
+
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    con.execute("INSERT INTO notes (body) VALUES ('keep me')")
+    con.commit()
+    con.close()
+    before = hashlib.sha256(other.read_bytes()).hexdigest(), other.stat().st_mtime_ns
+    result = cli("view", "--trace-db", str(other), *EXPORT, cwd=tmp_path)
+    assert result.returncode != 0 and str(other) in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert (hashlib.sha256(other.read_bytes()).hexdigest(), other.stat().st_mtime_ns) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
