@@ -166,9 +166,11 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """One headless Chromium for every browser test (a fresh profile; the network is closed)."""
-    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-        pytest.skip(
-            f"{CHROMIUM} / {CHROMEDRIVER} missing: apt-get install -y chromium chromium-driver"
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver")
+    if not CHROMEDRIVER.exists():
+        pytest.fail(
+            f"{CHROMIUM} is there but {CHROMEDRIVER} is not: apt-get install -y chromium-driver"
         )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

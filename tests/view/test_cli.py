@@ -46,6 +46,7 @@ def test_export_replaces_an_earlier_report_only_when_complete(
         (["--trace-db", "missing.db", *EXPORT], "trace database 'missing.db' does not exist"),
         (["--filter-config", "nope.toml", *EXPORT], "--filter-config nope.toml: no such file"),
         (["--train-dir", ".", *EXPORT], "neither loss_curve.json (SFT) nor reward_curve.json"),
+        (["--store", "nope", *EXPORT], "unknown store 'nope' (--store). Known store names"),
     ],
 )
 def test_usage_errors_exit_2_with_the_fix(
@@ -101,3 +102,28 @@ def test_a_file_that_is_not_a_store_is_refused_unchanged(cli: Cli, tmp_path: Pat
     assert "Traceback" not in result.stderr
     assert (hashlib.sha256(other.read_bytes()).hexdigest(), other.stat().st_mtime_ns) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+
+
+def test_prices_give_the_steps_their_cost(cli: Cli, view_db: Path, tmp_path: Path) -> None:
+    """--prices: the llm run's model gets a price, and each step's cost is its tokens at it."""
+    import json
+
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[models."test-model"]\ninput_per_mtok = 2.0\noutput_per_mtok = 8.0\n')
+    out = tmp_path / "r.html"
+    result = cli("view", "--trace-db", str(view_db), "--prices", str(prices), "--export",
+                 str(out), "llm")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    page = out.read_text(encoding="utf-8")
+    blob = page.split('<script id="vlmforge-data" type="application/json">', 1)[1]
+    data = json.loads(blob.split("</script>", 1)[0])  # script text is not HTML-decoded
+    steps = list(data["step"].values())
+    assert steps
+    for step in steps:
+        usage = step["lm_call"]["usage"] if step["lm_call"] else None
+        if usage is None or usage["prompt_tokens"] is None:
+            assert step["cost_usd"] is None
+            continue
+        expected = (usage["prompt_tokens"] * 2.0 + usage["completion_tokens"] * 8.0) / 1e6
+        assert step["cost_usd"] == pytest.approx(expected)
+    assert data["runs"]["runs"][0]["summary"]["cost_usd"] > 0
