@@ -128,3 +128,14 @@ def test_viewing_never_writes_the_store(view_db: Path, tmp_path: Path) -> None:
         server.proc.wait(timeout=30)
     assert server.proc.returncode == 130, server.proc.stderr.read() if server.proc.stderr else ""
     assert (_fingerprint(copy), copy.stat().st_mtime_ns) == before
+
+
+def test_a_non_loopback_host_warns_that_anyone_can_read(view_db: Path) -> None:
+    server = Viewer(["--trace-db", str(view_db), "--host", "0.0.0.0"])
+    try:
+        port = server.url.rsplit(":", 1)[1]
+        assert httpx.get(f"http://127.0.0.1:{port}/api/runs", timeout=30).status_code == 200
+    finally:
+        server.stop()
+    assert server.proc.stderr is not None
+    assert "--host 0.0.0.0: anyone who can reach it reads the traces" in server.proc.stderr.read()
