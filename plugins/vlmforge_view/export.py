@@ -45,6 +45,7 @@ def report_data(
         "episode": {},
         "timeline": {},
         "step": {},
+        "tools": {},  # run id -> tool schemas, once (the step pages share them)
         "training": training or [],
         "images": {},
     }
@@ -62,14 +63,15 @@ def report_data(
             },
             "episodes": [episode_row(e) for e in episodes],
         }
+        data["tools"][run.id] = list(run.tools)
         for episode in episodes:
             data["episode"][episode.id] = episode_payload(reader, episode.id)
             timeline = data["timeline"][episode.id] = []
             for step in reader.iter_steps(episode.id):
                 timeline.append(timeline_row(step))
-                data["step"][f"{episode.id}/{step.index}"] = step_view(
-                    run, step, reader, episode.steps
-                )
+                view = step_view(run, step, reader, episode.steps)
+                del view["tools"]
+                data["step"][f"{episode.id}/{step.index}"] = view
                 hashes.update(_images_of(step))
     for sha in sorted(hashes):
         data["images"][sha] = base64.b64encode(reader.image(sha)).decode("ascii")

@@ -48,6 +48,7 @@ def step_view(run: Run, step: Step, reader: TraceReader, steps_in_episode: int) 
         "steps_in_episode": steps_in_episode,
         "run": {"id": run.id, "name": run.name, "policy": run.policy_name, "model": run.model},
         "prompt": [message_view(m) for m in step.prompt],
+        "tools": list(run.tools),  # the tool schemas sent with the prompt (stored once per run)
         "reply": message_view(step.reply) if step.reply is not None else None,
         "tool_calls": [c.model_dump(mode="json") for c in step.tool_calls],
         "parsed_from_text": step.parsed_from_text,

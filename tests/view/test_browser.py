@@ -4,6 +4,7 @@ reply; a screenshot of each page is saved (see conftest ``artifacts``)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +158,8 @@ def test_step_page_shows_the_exact_prompt_and_reply(
     assert tokens is not None and f"{tokens.prompt_tokens} / {tokens.completion_tokens}" in page
     if step.invalid:
         assert step.invalid[0].detail in browser.find_element("id", "invalid").text
+    tools = browser.find_element("css selector", "#tools pre").get_attribute("textContent")
+    assert json.loads(tools) == store.get_run(episode.run_id).tools != []
     shot(browser, artifacts, f"step-{index}")
     no_console_errors(browser)
 
@@ -180,8 +183,6 @@ def test_filter_preview_shows_what_the_config_keeps(
 def test_training_page_draws_the_curves(
     browser: Any, viewer: Viewer, train_dir: Path, artifacts: Path
 ) -> None:
-    import json
-
     open_page(browser, viewer.url + "/training", "viewTraining")
     loss = json.loads((train_dir / "loss_curve.json").read_text())
     points = browser.find_elements("css selector", "svg[data-title='loss'] circle.point")
@@ -211,6 +212,8 @@ def test_the_exported_report_works_offline(
     ]
     assert texts[0] == step.prompt[0].content
     assert step.reply is not None and step.reply.text() in browser.find_element("id", "reply").text
+    tools = browser.find_element("css selector", "#tools pre").get_attribute("textContent")
+    assert json.loads(tools) == store.get_run(episode.run_id).tools
     for img in browser.find_elements("css selector", "#prompt img"):
         assert img.get_attribute("src").startswith("data:image/png;base64,")
         assert browser.execute_script("return arguments[0].naturalWidth > 0", img)

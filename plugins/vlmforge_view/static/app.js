@@ -62,7 +62,11 @@ const api = {
     const rows = DATA.timeline[id] || [];
     return { offset, rows: rows.slice(offset, offset + limit), decoded: rows.length, complete: true, error: null };
   },
-  step: (eid, i) => (EXPORT ? (DATA.step[`${eid}/${i}`] || missing(`step ${i} of ${eid}`)) : get(`/api/steps/${enc(eid)}/${i}`)),
+  step: (eid, i) => {
+    if (!EXPORT) return get(`/api/steps/${enc(eid)}/${i}`);
+    const found = DATA.step[`${eid}/${i}`] || missing(`step ${i} of ${eid}`);
+    return { ...found, tools: DATA.tools[found.run.id] || [] };
+  },
   filters: () => (EXPORT ? { configs: [] } : get("/api/filters")),
   preview: (n, offset, limit) => get(`/api/filters/${n}/preview?offset=${offset}&limit=${limit}`),
   training: () => (EXPORT ? { runs: DATA.training || [] } : get("/api/training")),
@@ -380,6 +384,9 @@ async function viewStep(params, episodeId, index) {
     attempts,
     h("h2", {}, "Reply (verbatim)"), h("div", { id: "reply" }, s.reply ? messageBlock(s.reply) : h("p", { class: "muted" }, "no reply")),
     h("h2", {}, `Prompt (${s.prompt.length} messages, exactly as sent)`), h("div", { id: "prompt" }, s.prompt.map(messageBlock)),
+    h("h2", {}, `Tools sent with it (${s.tools.length})`),
+    h("details", { id: "tools" }, h("summary", {}, s.tools.map((t) => (t.function ? t.function.name : t.name || "tool")).join(", ") || "none"),
+      h("pre", {}, JSON.stringify(s.tools, null, 2))),
     h("h2", {}, "Info"), h("pre", {}, JSON.stringify(s.info, null, 2)));
 }
 
