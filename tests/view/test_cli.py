@@ -127,3 +127,26 @@ def test_prices_give_the_steps_their_cost(cli: Cli, view_db: Path, tmp_path: Pat
         expected = (usage["prompt_tokens"] * 2.0 + usage["completion_tokens"] * 8.0) / 1e6
         assert step["cost_usd"] == pytest.approx(expected)
     assert data["runs"]["runs"][0]["summary"]["cost_usd"] > 0
+
+
+def test_a_corrupt_step_stops_the_export_naming_it(cli: Cli, view_db: Path, tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    db = tmp_path / "t.db"
+    shutil.copy2(view_db, db)
+    con = sqlite3.connect(db)
+    (episode_id,) = con.execute(
+        "SELECT e.id FROM episode e JOIN run r ON e.run_id = r.id "
+        "WHERE r.name = 'llm' AND e.seed = 0"
+    ).fetchone()
+    con.execute(
+        'UPDATE step SET payload = ? WHERE episode_id = ? AND "index" = 4', (b"junk", episode_id)
+    )
+    con.commit()
+    con.close()
+    out = tmp_path / "r.html"
+    result = cli("view", "--trace-db", str(db), "--export", str(out), "llm")
+    assert result.returncode == 1, result.stderr
+    assert f"episode {episode_id}" in result.stderr and "step 4" in result.stderr
+    assert "Traceback" not in result.stderr and not out.exists()
