@@ -79,7 +79,9 @@ class FilterPreview:
         self.entries = [{"name": e.name, "settings": e.settings()} for e in self.config.filters]
 
     def describe(self) -> dict[str, Any]:
-        return {"path": str(self.path), "filters": self.entries}
+        """The config's path, its filters, and the keys it sets that a preview does not use."""
+        unused = sorted(self.config.model_fields_set - {"filters"})
+        return {"path": str(self.path), "filters": self.entries, "not_used": unused}
 
     def _episodes(self, reader: TraceReader) -> list[tuple[Run, Episode]]:
         runs = {r.id: r for r in reader.runs()}

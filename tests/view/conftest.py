@@ -51,7 +51,8 @@ def view_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def filter_config(view_db: Path) -> Path:
     path = view_db.parent / "filter.toml"
     path.write_text(
-        '[[filters]]\nname = "status"\n\n[[filters]]\nname = "decision-quality"\n',
+        'output_dir = "never-written"\n\n[[filters]]\nname = "status"\n\n'
+        '[[filters]]\nname = "decision-quality"\n',
         encoding="utf-8",
     )
     return path

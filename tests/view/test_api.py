@@ -102,6 +102,7 @@ def test_filter_preview_api_pages(http: httpx.Client, store: Any) -> None:
     assert first["total"] == total and len(first["episodes"]) == 2
     assert len(first["episodes"]) + len(rest["episodes"]) == total
     assert [f["name"] for f in first["filters"]] == ["status", "decision-quality"]
+    assert first["not_used"] == ["output_dir"]  # said on the page; nothing is exported
     assert http.get("/api/filters/5/preview").status_code == 404
 
 

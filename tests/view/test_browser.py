@@ -177,6 +177,7 @@ def test_filter_preview_shows_what_the_config_keeps(
     invalid = [s.index for s in store.steps(kept.id) if s.invalid_decision]
     assert invalid and f"{kept.steps - len(invalid)} / {kept.steps}" in row.text
     assert "decision-quality: removed" in row.text
+    assert "output_dir" in browser.find_element("id", "not-used").text
     shot(browser, artifacts, "filter")
 
 

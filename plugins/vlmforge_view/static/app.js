@@ -408,6 +408,7 @@ async function viewFilter(params) {
   const nav = (o, label) => h("a", { link: `/filter?config=${n}&offset=${o}` }, label);
   return h("section", {}, h("h1", {}, "Filter preview"),
     h("div", { class: "filters" }, configs.map((c, k) => (k === n ? h("strong", {}, c.path) : h("a", { link: `/filter?config=${k}` }, c.path)))),
+    data.not_used.length ? h("p", { class: "muted", id: "not-used" }, `Not used by the preview (it reads this viewer's store and exports nothing): ${data.not_used.join(", ")}.`) : null,
     h("h2", {}, "Filters, in order"),
     table(["filter", "settings"], data.filters.map((f) => h("tr", {}, h("td", {}, f.name), h("td", {}, JSON.stringify(f.settings))))),
     h("h2", {}, "Episodes"),
