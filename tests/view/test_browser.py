@@ -202,6 +202,13 @@ def test_the_exported_report_works_offline(
     open_page(browser, f"{report.as_uri()}#/", "viewRuns")
     rows = browser.find_elements("css selector", "#runs tbody tr")
     assert sorted(r.get_attribute("data-run") for r in rows) == ["llm", "random"]
+    for box in browser.find_elements("css selector", "#runs input[type='checkbox']"):
+        box.click()
+    browser.find_element("id", "compare").click()
+    wait(browser, lambda d: d.find_elements("css selector", "#comparison thead th"))
+    heads = [th.text for th in browser.find_elements("css selector", "#comparison thead th")]
+    assert heads == ["", "llm", "random"]
+    open_page(browser, f"{report.as_uri()}#/", "viewRuns")
     browser.find_element("css selector", f"#runs a[href='#/runs/{episode.run_id}']").click()
     wait(browser, lambda d: d.find_elements("css selector", "#episodes a"))
     shot(browser, artifacts, "export")

@@ -49,7 +49,12 @@ function page(items, offset, limit) { return { total: items.length, offset, limi
 const enc = encodeURIComponent;
 const api = {
   runs: () => (EXPORT ? DATA.runs : get("/api/runs")),
-  compare: (refs) => (EXPORT ? (DATA.compare || missing("this comparison")) : get("/api/compare?runs=" + refs.map(enc).join(","))),
+  compare: (refs) => {
+    if (!EXPORT) return get("/api/compare?runs=" + refs.map(enc).join(","));
+    // a report holds one comparison, on the seeds every exported run finished
+    const all = DATA.compare || missing("a comparison (export two or more runs)");
+    return { ...all, runs: all.runs.filter((r) => refs.includes(r.id) || refs.includes(r.name)) };
+  },
   episodes: async (run, offset, limit) => {
     if (!EXPORT) return get(`/api/runs/${enc(run)}/episodes?offset=${offset}&limit=${limit}`);
     const found = DATA.episodes[run] || missing(`run ${run}`);
