@@ -9,6 +9,7 @@ it up; routes become ``#/...`` fragments. The filter preview is not part of a re
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -32,6 +33,14 @@ def _images_of(step: Step) -> list[str]:
     return found
 
 
+def _intern(messages: dict[str, Any], message: dict[str, Any]) -> str:
+    """The key of ``message`` in ``messages`` (added once): steps repeat the system prompt and
+    the history turns, which a report then holds once."""
+    key = hashlib.sha256(json.dumps(message, sort_keys=True).encode("utf-8")).hexdigest()[:20]
+    messages.setdefault(key, message)
+    return key
+
+
 def report_data(
     reader: TraceReader, refs: list[str], training: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -46,6 +55,7 @@ def report_data(
         "timeline": {},
         "step": {},
         "tools": {},  # run id -> tool schemas, once (the step pages share them)
+        "messages": {},  # a prompt message's hash -> the message, once (system prompt, history)
         "training": training or [],
         "images": {},
     }
@@ -71,6 +81,7 @@ def report_data(
                 timeline.append(timeline_row(step))
                 view = step_view(run, step, reader, episode.steps)
                 del view["tools"]
+                view["prompt"] = [_intern(data["messages"], m) for m in view["prompt"]]
                 data["step"][f"{episode.id}/{step.index}"] = view
                 hashes.update(_images_of(step))
     for sha in sorted(hashes):

@@ -70,7 +70,7 @@ const api = {
   step: (eid, i) => {
     if (!EXPORT) return get(`/api/steps/${enc(eid)}/${i}`);
     const found = DATA.step[`${eid}/${i}`] || missing(`step ${i} of ${eid}`);
-    return { ...found, tools: DATA.tools[found.run.id] || [] };
+    return { ...found, tools: DATA.tools[found.run.id] || [], prompt: found.prompt.map((k) => DATA.messages[k]) };
   },
   filters: () => (EXPORT ? { configs: [] } : get("/api/filters")),
   preview: (n, offset, limit) => get(`/api/filters/${n}/preview?offset=${offset}&limit=${limit}`),
