@@ -198,3 +198,24 @@ def test_the_tiny_chat_template_is_training_compatible(tiny_dir):
         'A tree.\n<tool_call>\n{"name": "interact", "arguments": {"action": "do"}}\n'
         "</tool_call><|im_end|>\nnoop<|im_end|>\n"
     )
+
+
+@pytest.mark.parametrize("mode", ["step", "episode"])
+def test_openai_sft_without_metadata_uses_only_documented_keys(crafted_db, tmp_path, mode):
+    from tests.filter.openai_format import validate_file
+
+    rows = {"mode": mode, "max_images": 10}
+    export([crafted_db], tmp_path / "meta", val_fraction=0.0, rows=rows)
+    undocumented = validate_file(tmp_path / "meta/train.jsonl", documented_only=True)
+    assert undocumented and all("unknown top-level key 'metadata'" in e for e in undocumented)
+
+    out = tmp_path / "plain"
+    opts = {"metadata": False}
+    export([crafted_db], out, val_fraction=0.0, rows=rows, exporter_options=opts)
+    assert validate_file(out / "train.jsonl", documented_only=True) == []
+    lines = read_jsonl(out / "train.jsonl")
+    assert len(lines) >= 10 and all(set(r) == {"messages", "tools"} for r in lines)
+    calls = [c for r in lines for m in r["messages"] for c in m.get("tool_calls") or []]
+    assert calls and all(isinstance(c["function"]["arguments"], str) for c in calls)
+    if mode == "episode":
+        assert any(m["role"] == "tool" for r in lines for m in r["messages"])
