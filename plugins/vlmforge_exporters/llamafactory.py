@@ -7,8 +7,9 @@ Each line of ``{split}.jsonl``: ``{"conversations": [{"from": "human", "value": 
 ``function_call`` value keeps it: ``"<text>\\n<tool_call>\\n<json>\\n</tool_call>"``, which
 LLaMA-Factory (0.9.5: ``FunctionFormatter`` with its default ``tool_call_words``) renders as the
 text followed by the template's tool-call block. Tool results are left out (LLaMA-Factory wants
-human/observation turns at odd positions; the next observation already follows as a human turn). ``dataset_info.json`` registers
-``vlmforge_train`` and ``vlmforge_val`` with the sharegpt column mapping and tags.
+human/observation turns at odd positions; the next observation already follows as a human turn).
+``dataset_info.json`` registers ``vlmforge_train`` and ``vlmforge_val`` with the sharegpt column
+mapping and tags.
 """
 
 from __future__ import annotations
