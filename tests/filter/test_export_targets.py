@@ -219,3 +219,20 @@ def test_openai_sft_without_metadata_uses_only_documented_keys(crafted_db, tmp_p
     assert calls and all(isinstance(c["function"]["arguments"], str) for c in calls)
     if mode == "episode":
         assert any(m["role"] == "tool" for r in lines for m in r["messages"])
+
+
+@pytest.mark.parametrize(
+    ("option", "fix"),
+    [("absolute_paths = true", "set one of them"), ('image_dir = "frames"', "remove it")],
+)
+def test_embed_images_refuses_the_file_options(crafted_db, tmp_path, cli, option, fix):
+    cfg = tmp_path / "f.toml"
+    cfg.write_text(f'exporter = "trl"\n[exporter_options]\nembed_images = true\n{option}\n')
+    out = tmp_path / "out"
+    result = cli(
+        "filter", "--config", str(cfg), "--trace-db", str(crafted_db), "--output-dir", str(out),
+        "--no-progress",
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert f"{cfg}, line 2: exporter_options" in result.stderr and fix in result.stderr
+    assert option.split(" ")[0] in result.stderr and not out.exists()
