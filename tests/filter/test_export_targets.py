@@ -236,3 +236,25 @@ def test_embed_images_refuses_the_file_options(crafted_db, tmp_path, cli, option
     assert result.returncode == 2
     assert f"{cfg}, line 2: exporter_options" in result.stderr and fix in result.stderr
     assert option.split(" ")[0] in result.stderr and not out.exists()
+
+
+def test_the_trl_example_configs_write_one_schema(crafted_db, tmp_path, cli):
+    configs = Path(__file__).resolve().parents[2] / "configs"
+
+    def run(name: str) -> Path:
+        out = tmp_path / name
+        result = cli(
+            "filter", "--config", str(configs / f"filter_trl_{name}.toml"),
+            "--trace-db", str(crafted_db), "--output-dir", str(out), "--no-progress",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return out
+
+    out = run("episodes")
+    rows = read_jsonl(out / "train.jsonl") + read_jsonl(out / "val.jsonl")
+    assert rows and {tuple(sorted(r)) for r in rows} == {("images", "messages", "metadata")}
+    assert all(Path(p).is_absolute() and Path(p).is_file() for r in rows for p in r["images"])
+    out = run("embedded")
+    ds = datasets.load_dataset("parquet", data_files=str(out / "train.parquet"), split="train")
+    assert set(ds.column_names) == {"prompt", "completion", "images", "metadata"}
+    assert all(len(r["images"]) <= 4 for r in ds) and any(r["images"] for r in ds)
