@@ -18,7 +18,7 @@ from tests.filter.run import export, read_jsonl
 pytest.importorskip("trl")
 datasets = pytest.importorskip("datasets")
 
-ROWS = 4  # one batch, repeated: 3 optimizer steps at a high learning rate must lower the loss
+ROWS = 2  # one batch, repeated: 3 optimizer steps at a high learning rate must lower the loss
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,13 @@ def trl_export(db: Path, out: Path, mode: str, **options: Any) -> Path:
 
 
 def train_with_trl(
-    tiny: Path, dataset: Any, workdir: Path, out: Path, *, assistant_only: bool = False
+    tiny: Path,
+    dataset: Any,
+    workdir: Path,
+    out: Path,
+    *,
+    assistant_only: bool = False,
+    trust_remote_code: bool = True,
 ) -> tuple[Any, list[float]]:
     """TRL's SFTTrainer on ``dataset`` from ``workdir``; the trainer and the loss at each step."""
     import os
@@ -71,7 +77,7 @@ def train_with_trl(
         activation_checkpointing=False,
         dataloader_pin_memory=False,
         max_length=None,
-        trust_remote_code=True,
+        trust_remote_code=trust_remote_code,
         assistant_only_loss=assistant_only,
         disable_tqdm=True,
         seed=0,
@@ -80,7 +86,8 @@ def train_with_trl(
     os.chdir(workdir)
     try:
         trainer = SFTTrainer(model=str(tiny), args=args, train_dataset=dataset)
-        assert type(trainer.processing_class).__name__ == "ImageOnlyQwen2VLProcessor"
+        expected = "ImageOnlyQwen2VLProcessor" if trust_remote_code else "Qwen2VLProcessor"
+        assert type(trainer.processing_class).__name__ == expected
         trainer.train()
     finally:
         os.chdir(before)
@@ -145,6 +152,18 @@ def test_trl_trains_on_the_embedded_dataset(crafted_db, tiny_dir, elsewhere, tmp
     image = next(r["images"][0] for r in ds if r["images"])
     assert image.size[0] > 0 and image.mode in ("RGB", "RGBA")
     _, losses = train_with_trl(tiny_dir, first_rows(ds), elsewhere, tmp_path / "c")
+    assert_learns(losses)
+
+
+def test_trl_default_path_where_torchvision_is_installed(crafted_db, tiny_dir, elsewhere, tmp_path):
+    """Where torchvision is installed, TRL's defaults (no trust_remote_code) load the stock
+    Qwen2VLProcessor from a tiny model folder, as from a real checkpoint."""
+    pytest.importorskip("torchvision")
+    out = trl_export(crafted_db, tmp_path / "emb", "step", embed_images=True)
+    ds = datasets.load_dataset("parquet", data_files=str(out / "train.parquet"), split="train")
+    _, losses = train_with_trl(
+        tiny_dir, first_rows(ds), elsewhere, tmp_path / "c", trust_remote_code=False
+    )
     assert_learns(losses)
 
 
