@@ -35,7 +35,7 @@ from vlmforge.dataset.rows import Example, RowBuilder
 from vlmforge.dataset.source import Source
 from vlmforge.dataset.split import row_order, validation_episodes
 from vlmforge.dataset.spool import Spool
-from vlmforge.dataset.staging import make_staging, publish
+from vlmforge.dataset.staging import STAGING_PREFIX, make_staging, publish
 from vlmforge.dataset.stats import FilterStats
 from vlmforge.errors import ConfigError, StorageFullError, VlmforgeError, is_disk_full
 from vlmforge.store_read import open_store_for_reading
@@ -146,7 +146,7 @@ def check_output_dir(cfg: FilterConfig) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output_dir '{out}' exists and is not a directory (--output-dir).")
     if out.is_dir() and not cfg.overwrite:
-        existing = [p.name for p in out.iterdir() if not p.name.startswith(".vlmforge-filter-")]
+        existing = [p.name for p in out.iterdir() if not p.name.startswith(STAGING_PREFIX)]
         if existing:
             raise ConfigError(
                 f"output_dir '{out}' is not empty ({', '.join(sorted(existing)[:5])}). Choose "
