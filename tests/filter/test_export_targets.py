@@ -277,3 +277,15 @@ def test_the_trl_example_configs_write_one_schema(crafted_db, tmp_path, cli):
     ds = datasets.load_dataset("parquet", data_files=str(out / "train.parquet"), split="train")
     assert set(ds.column_names) == {"prompt", "completion", "images", "metadata"}
     assert all(len(r["images"]) <= 4 for r in ds) and any(r["images"] for r in ds)
+
+
+def test_published_dir_is_where_the_staged_files_end_up(tmp_path):
+    from vlmforge.dataset.staging import make_staging, publish, published_dir
+
+    out = tmp_path / "out"
+    staging = make_staging(out)
+    assert published_dir(staging) == out.resolve()
+    assert published_dir(out) == out.resolve()  # a folder that is not a staging folder
+    (staging / "a.txt").write_text("x")
+    publish(staging, out)
+    assert (published_dir(staging) / "a.txt").read_text() == "x"
