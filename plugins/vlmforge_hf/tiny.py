@@ -5,8 +5,8 @@ size (~350k parameters), a byte-level BPE tokenizer trained here with the Qwen s
 a chat template with tool calling, and an image-only processor (no torchvision needed). It is
 what tests, CI and the offline demo train and evaluate; ``from_pretrained(path)`` loads it
 exactly like a real checkpoint, and ``AutoProcessor.from_pretrained(path, trust_remote_code=True)``
-returns a full processor without torchvision (``tiny_auto.py``). The chat template marks the
-assistant's turns with ``{% generation %}`` (TRL's ``assistant_only_loss``).
+returns a full processor without torchvision (``processor_files.py``). The chat template marks
+the assistant's turns with ``{% generation %}`` (TRL's ``assistant_only_loss``).
 """
 
 from __future__ import annotations
@@ -236,7 +236,6 @@ def build_tiny(
     )
 
     from vlmforge_hf.processor import image_only_processor_class, quiet_transformers
-    from vlmforge_hf.tiny_auto import write_auto_files
 
     quiet_transformers()
     spec = TINY_FAMILIES[family]
@@ -268,8 +267,7 @@ def build_tiny(
     }
     with staged_folder(out) as staging:
         model.save_pretrained(staging)
-        processor.save_pretrained(staging)
-        write_auto_files(staging, spec.model_type)
+        processor.save_pretrained(staging)  # with the files AutoProcessor needs
         (staging / "vlmforge_tiny.json").write_text(
             json.dumps(summary, indent=2) + "\n", encoding="utf-8"
         )

@@ -289,3 +289,19 @@ def test_published_dir_is_where_the_staged_files_end_up(tmp_path):
     (staging / "a.txt").write_text("x")
     publish(staging, out)
     assert (published_dir(staging) / "a.txt").read_text() == "x"
+
+
+def test_a_processor_vlmforge_saves_loads_with_auto_processor(tiny_dir, tmp_path):
+    """What the trainers do with their output (processor.save_pretrained) keeps it loadable."""
+    from transformers import AutoProcessor
+    from transformers.processing_utils import ProcessorMixin
+
+    from vlmforge_hf.processor import load_processor
+
+    load_processor(tiny_dir).save_pretrained(tmp_path / "saved")
+    config = json.loads((tmp_path / "saved/processor_config.json").read_text())
+    assert config["processor_class"] == "Qwen2VLProcessor" and "AutoProcessor" in config["auto_map"]
+    processor = AutoProcessor.from_pretrained(tmp_path / "saved", trust_remote_code=True)
+    assert isinstance(processor, ProcessorMixin)
+    reloaded = load_processor(tmp_path / "saved", model_type="qwen2_vl")
+    assert type(reloaded).__name__ == "ImageOnlyQwen2VLProcessor"

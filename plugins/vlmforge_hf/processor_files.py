@@ -1,9 +1,11 @@
-"""The files that let transformers' stock Auto classes load a tiny model folder.
+"""The processor files that let transformers' stock Auto classes load a folder vlmforge saved.
 
 A real Qwen-VL checkpoint names the stock processor class (``Qwen2VLProcessor``), whose video
-processor needs torchvision. A tiny model is saved the same way, so ``AutoProcessor`` behaves as it
-does on a real checkpoint: with torchvision installed it returns the stock processor; without it,
-it raises transformers' own "requires the Torchvision library" error (never a bare tokenizer).
+processor needs torchvision. vlmforge's image-only processors save the same way (tiny models and
+every trained model: their ``save_pretrained`` calls :func:`write_auto_files`), so
+``AutoProcessor`` behaves as it does on a real checkpoint: with torchvision installed it returns
+the stock processor; without it, it raises transformers' own "requires the Torchvision library"
+error (never a bare tokenizer).
 
 It also ships, as a real checkpoint with custom code does, a processor module whose class takes
 only the image processor, the tokenizer and the chat template (``auto_map`` in
@@ -39,6 +41,10 @@ class ImageOnly{class_name}({class_name}):
 '''
 
 
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def remote_module_text(model_type: str) -> str:
     """The source of the image-only processor module for ``model_type``."""
     module, class_name = PROCESSOR_FOR_MODEL_TYPE[model_type]
@@ -51,8 +57,8 @@ def write_auto_files(folder: Path, model_type: str) -> None:
     image-only module, and write that module."""
     _, class_name = PROCESSOR_FOR_MODEL_TYPE[model_type]
     path = folder / "processor_config.json"
-    config = json.loads(path.read_text(encoding="utf-8"))
-    image = config.get("image_processor", {})
+    config = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    image = config.get("image_processor") or _read(folder / "preprocessor_config.json")
     config["processor_class"] = class_name
     config["auto_map"] = {"AutoProcessor": f"{REMOTE_MODULE}.ImageOnly{class_name}"}
     config["video_processor"] = {
