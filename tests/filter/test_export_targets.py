@@ -3,6 +3,8 @@
 The tiny model is loaded by TRL itself (``SFTTrainer(model=path)``: ``AutoModelForImageTextToText``
 and ``AutoProcessor`` with ``trust_remote_code``), and each form trains from a working directory
 that is not the export directory, a few steps on one repeated batch: the loss must go down.
+Also here: the tiny model through the stock Auto classes and TRL's chat-template check, the
+example trl configs, openai-sft against OpenAI's documented keys, and where staged files end up.
 """
 
 from __future__ import annotations
