@@ -21,7 +21,8 @@ def register_exporters(register: Register[ExporterFactory]) -> None:
     register(
         "trl",
         "vlmforge_exporters.trl:TRLExporter",
-        description="TRL SFTTrainer (VLM): prompt/completion + images column (PNG files).",
+        description="TRL SFTTrainer (VLM): prompt/completion or messages rows + images (PNG files "
+        "or embedded in Parquet).",
     )
     register(
         "llamafactory",

@@ -3,9 +3,13 @@
 Each line of ``{split}.jsonl``: ``{"conversations": [{"from": "human", "value": "<image>..."},
 {"from": "function_call", "value": "{\\"name\\": ..., \\"arguments\\": {...}}"}], "system": "...",
 "tools": "<json>", "images": ["images/<sha256>.png"]}``. The number of ``<image>`` tokens equals
-``len(images)``. Tool results are left out (LLaMA-Factory wants human/observation turns at odd
-positions; the next observation already follows as a human turn). ``dataset_info.json`` registers
-``vlmforge_train`` and ``vlmforge_val`` with the sharegpt column mapping and tags.
+``len(images)``. When the assistant also said something before its tool calls, the
+``function_call`` value keeps it: ``"<text>\\n<tool_call>\\n<json>\\n</tool_call>"``, which
+LLaMA-Factory (0.9.5: ``FunctionFormatter`` with its default ``tool_call_words``) renders as the
+text followed by the template's tool-call block. Tool results are left out (LLaMA-Factory wants
+human/observation turns at odd positions; the next observation already follows as a human turn).
+``dataset_info.json`` registers ``vlmforge_train`` and ``vlmforge_val`` with the sharegpt column
+mapping and tags.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from vlmforge_exporters.files import JsonLinesImageExporter
 from vlmforge_exporters.trl import tool_call_json
 
 IMAGE_TOKEN = "<image>"
+TOOL_CALL_WORDS = ("<tool_call>", "</tool_call>")  # LLaMA-Factory's default tool_call_words
 
 
 class LlamaFactoryConfig(StrictModel):
@@ -31,6 +36,16 @@ class LlamaFactoryConfig(StrictModel):
     )
     image_dir: str = Field("images", min_length=1, description="Folder for the PNG files.")
     metadata: bool = Field(False, description="Also write each row's metadata object.")
+
+
+def function_call_value(text: str, calls: list[dict[str, Any]]) -> str:
+    """A ``function_call`` turn: the calls as JSON (a list for parallel calls), after the
+    assistant's text in a ``<tool_call>`` block when there is text."""
+    payload = json.dumps(calls[0] if len(calls) == 1 else calls)
+    if not text.strip():
+        return payload
+    opening, closing = TOOL_CALL_WORDS
+    return f"{text}\n{opening}\n{payload}\n{closing}"
 
 
 class LlamaFactoryExporter(JsonLinesImageExporter):
@@ -62,7 +77,7 @@ class LlamaFactoryExporter(JsonLinesImageExporter):
             elif msg.role == "assistant":
                 calls = tool_call_json(msg)
                 if calls:
-                    value = json.dumps(calls[0] if len(calls) == 1 else calls)
+                    value = function_call_value(msg.text(), calls)
                     conversations.append({"from": "function_call", "value": value})
                 else:
                     conversations.append({"from": "gpt", "value": msg.text()})

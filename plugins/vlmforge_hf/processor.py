@@ -4,7 +4,9 @@ The stock Qwen-VL processors include a video processor that needs torchvision; o
 without it, ``AutoProcessor`` silently returns only the tokenizer and the processor classes fail
 to build (see docs/train.md). vlmforge never feeds videos, so it loads these families through
 subclasses that take only the image processor, the tokenizer and the chat template. transformers
-then picks its PIL image processor on its own when torchvision is missing.
+then picks its PIL image processor on its own when torchvision is missing. They save under the
+stock class name with themselves as custom code (``processor_files.py``), so the stock
+``AutoProcessor`` loads what vlmforge saves.
 """
 
 from __future__ import annotations
@@ -38,7 +40,17 @@ def image_only_processor_class(model_type: str) -> Any:
         # ProcessorMixin zips them with this class's attributes, which exclude the video one.
         base.__init__(self, image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
 
-    return type(f"ImageOnly{class_name}", (base,), {"__init__": __init__, "__module__": __name__})
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        # Saved under the stock class name, as a real checkpoint, plus this class as custom code,
+        # so AutoProcessor loads the folder (see processor_files.py).
+        from vlmforge_hf.processor_files import write_auto_files
+
+        saved = base.save_pretrained(self, save_directory, *args, **kwargs)
+        write_auto_files(Path(save_directory), model_type)
+        return saved
+
+    members = {"__init__": __init__, "save_pretrained": save_pretrained, "__module__": __name__}
+    return type(f"ImageOnly{class_name}", (base,), members)
 
 
 def model_type_of(path: str | Path) -> str | None:

@@ -4,7 +4,9 @@ The model has real Qwen-VL architecture (vision tower, merger, M-RoPE language m
 size (~350k parameters), a byte-level BPE tokenizer trained here with the Qwen special tokens,
 a chat template with tool calling, and an image-only processor (no torchvision needed). It is
 what tests, CI and the offline demo train and evaluate; ``from_pretrained(path)`` loads it
-exactly like a real checkpoint.
+exactly like a real checkpoint, and ``AutoProcessor.from_pretrained(path, trust_remote_code=True)``
+returns a full processor without torchvision (``processor_files.py``). The chat template marks
+the assistant's turns with ``{% generation %}`` (TRL's ``assistant_only_loss``).
 """
 
 from __future__ import annotations
@@ -265,7 +267,7 @@ def build_tiny(
     }
     with staged_folder(out) as staging:
         model.save_pretrained(staging)
-        processor.save_pretrained(staging)
+        processor.save_pretrained(staging)  # with the files AutoProcessor needs
         (staging / "vlmforge_tiny.json").write_text(
             json.dumps(summary, indent=2) + "\n", encoding="utf-8"
         )

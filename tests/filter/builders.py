@@ -183,7 +183,7 @@ def make_step(
     action: str = "noop",
     reward: float = 0.0,
     achievements: tuple[str, ...] = (),
-    reply: str = "tool",  # tool | text | empty | none
+    reply: str = "tool",  # tool | said (text, then the tool call) | text | empty | none
     invalid: str | None = None,
     error: str | None = None,
     parsed: bool = False,
@@ -205,6 +205,9 @@ def make_step(
     message: Message | None
     if reply == "tool":
         message, tool_calls = Message(role="assistant", tool_calls=[call]), [call]
+    elif reply == "said":
+        said = f"I see {obs_text}; next: {action}."
+        message, tool_calls = Message(role="assistant", content=said, tool_calls=[call]), [call]
     elif reply == "text":
         payload = json.dumps({"name": "interact_many", "arguments": {"actions": [action]}})
         text_reply = f"<tool_call>{payload}</tool_call>"

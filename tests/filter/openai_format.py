@@ -22,6 +22,8 @@ from PIL import Image
 MAX_IMAGES = 10
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 TOP_KEYS = {"messages", "tools", "parallel_tool_calls", "metadata", "functions"}
+# The per-line keys OpenAI's chat fine-tuning format documents (``metadata`` is not among them).
+DOCUMENTED_TOP_KEYS = TOP_KEYS - {"metadata"}
 ROLES = {"system", "developer", "user", "assistant", "tool"}
 MESSAGE_KEYS = {
     "system": {"role", "content", "name"},
@@ -83,11 +85,13 @@ def _image_errors(part: dict[str, Any], where: str) -> list[str]:
     return []
 
 
-def validate_example(row: Any) -> list[str]:
-    """Every rule ``row`` breaks (empty when it is valid)."""
+def validate_example(row: Any, *, documented_only: bool = False) -> list[str]:
+    """Every rule ``row`` breaks (empty when it is valid); ``documented_only``: top-level keys
+    must be ones OpenAI documents (no ``metadata``)."""
     if not isinstance(row, dict):
         return ["a line must be a JSON object"]
-    errors = [f"unknown top-level key '{k}'" for k in row if k not in TOP_KEYS]
+    allowed = DOCUMENTED_TOP_KEYS if documented_only else TOP_KEYS
+    errors = [f"unknown top-level key '{k}'" for k in row if k not in allowed]
     messages = row.get("messages")
     if not isinstance(messages, list) or not messages:
         return [*errors, "messages must be a non-empty list"]
@@ -189,7 +193,7 @@ def validate_example(row: Any) -> list[str]:
     return errors
 
 
-def validate_file(path: Any) -> list[str]:
+def validate_file(path: Any, *, documented_only: bool = False) -> list[str]:
     """Every rule broken by the JSONL file at ``path``, with line numbers."""
     errors, examples, with_images = [], 0, 0
     with open(path, encoding="utf-8") as f:
@@ -200,7 +204,9 @@ def validate_file(path: Any) -> list[str]:
                 errors.append(f"line {n}: not JSON")
                 continue
             examples += 1
-            errors += [f"line {n}: {e}" for e in validate_example(row)]
+            errors += [
+                f"line {n}: {e}" for e in validate_example(row, documented_only=documented_only)
+            ]
             if any(
                 isinstance(m.get("content"), list)
                 and any(p.get("type") == "image_url" for p in m["content"])

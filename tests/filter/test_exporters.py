@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -142,6 +143,7 @@ def test_trl_options_and_episode_rows(crafted_db, tmp_path):
     for row in rows:
         assert set(row) == {"messages", "images", "metadata"}
         assert all(p.startswith(str(tmp_path)) and "/frames/" in p for p in row["images"])
+        assert all(Path(p).is_file() and ".vlmforge-filter-" not in p for p in row["images"])
         asst = [m for m in row["messages"] if m["role"] == "assistant"]
         assert json.loads(asst[0]["content"][0]["text"])[0]["name"] == "interact_many"
     ds = datasets.load_dataset("json", data_files=str(tmp_path / "out/train.jsonl"), split="train")

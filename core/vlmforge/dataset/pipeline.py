@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import sqlite3
 import time
@@ -36,6 +35,7 @@ from vlmforge.dataset.rows import Example, RowBuilder
 from vlmforge.dataset.source import Source
 from vlmforge.dataset.split import row_order, validation_episodes
 from vlmforge.dataset.spool import Spool
+from vlmforge.dataset.staging import STAGING_PREFIX, make_staging, publish
 from vlmforge.dataset.stats import FilterStats
 from vlmforge.errors import ConfigError, StorageFullError, VlmforgeError, is_disk_full
 from vlmforge.store_read import open_store_for_reading
@@ -146,7 +146,7 @@ def check_output_dir(cfg: FilterConfig) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output_dir '{out}' exists and is not a directory (--output-dir).")
     if out.is_dir() and not cfg.overwrite:
-        existing = [p.name for p in out.iterdir() if not p.name.startswith(".vlmforge-filter-")]
+        existing = [p.name for p in out.iterdir() if not p.name.startswith(STAGING_PREFIX)]
         if existing:
             raise ConfigError(
                 f"output_dir '{out}' is not empty ({', '.join(sorted(existing)[:5])}). Choose "
@@ -220,10 +220,10 @@ def run_filter(
     published = False
     try:
         with contextlib.closing(source):
-            staging = _make_staging(cfg.output_dir)
+            staging = make_staging(cfg.output_dir)
             try:
                 stats = _export(cfg, source, chain, exporters, staging, console, started)
-                _publish(staging, cfg.output_dir)
+                publish(staging, cfg.output_dir)
                 published = True
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -240,15 +240,6 @@ def run_filter(
         if created and not published:
             _remove_if_empty(cfg.output_dir)
     return stats
-
-
-def _make_staging(output_dir: Path) -> Path:
-    output_dir.mkdir(parents=True, exist_ok=True)
-    staging = output_dir / f".vlmforge-filter-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
-    return staging
 
 
 def _reason(exc: BaseException) -> str:
@@ -380,7 +371,11 @@ def _pass_two(
             stats.corrupt.add(str(exc), row=True)
             continue
         example = Example(
-            messages=messages, tools=tools, metadata=metadata, image=partial(source.image, src)
+            messages=messages,
+            tools=tools,
+            metadata=metadata,
+            image=partial(source.image, src),
+            mode=cfg.rows.mode,
         )
         exporters[split].write(example)
         counts[split] += 1
@@ -443,14 +438,3 @@ def _resolve_images(
                     f"image {sha} is missing from the store.",
                     episode_id=metadata.get("episode"),
                 ) from None
-
-
-def _publish(staging: Path, output_dir: Path) -> None:
-    """Move the finished export from the staging folder into ``output_dir``."""
-    for entry in sorted(staging.iterdir()):
-        target = output_dir / entry.name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        elif target.exists() or target.is_symlink():
-            target.unlink()
-        entry.rename(target)

@@ -16,7 +16,7 @@ import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from vlmforge.components import EpisodeTrace
 from vlmforge.dataset.config import RowsConfig
@@ -25,13 +25,19 @@ from vlmforge.trace import Message, Step, ToolCall
 
 @dataclass
 class Example:
-    """One training example, exporter-neutral."""
+    """One training example, exporter-neutral.
+
+    ``mode``: the ``[rows] mode`` that built it: ``"step"`` (a prompt, possibly with history
+    turns, and the one assistant reply to learn) or ``"episode"`` (a multi-turn conversation). An
+    exporter whose format has one schema per kind picks it by mode, so a file holds one schema.
+    """
 
     messages: list[Message]
     tools: list[dict[str, Any]]
     metadata: dict[str, Any]
     image: Callable[[str], bytes] = field(repr=False, default=lambda sha: b"")
     dedupe_key: bytes = b""
+    mode: Literal["step", "episode"] = "step"
 
     def image_hashes(self) -> list[str]:
         return [h for m in self.messages for h in m.image_hashes()]
@@ -277,6 +283,7 @@ class RowBuilder:
             tools=self._tools(item),
             metadata=_metadata(item, [t[0] for t in chunk], messages, source),
             dedupe_key=hashlib.sha256(keys).digest()[:8],
+            mode="episode",
         )
 
 
