@@ -243,8 +243,13 @@ class EvalSession:
         )
         if self.config.env_workers:
             lookup(self.registry, "environment", build.name, toml=toml, prefix=prefix)  # at once
-            return EnvWorkerPool(build, self.config.env_workers)
+            return EnvWorkerPool(build, self._useful_workers(self.config.env_workers))
         return build_env(self.registry, build)
+
+    def _useful_workers(self, asked: int) -> int:
+        """No more workers than episodes can be in flight (``concurrency``, seeds): a short eval
+        does not start processes that would stay idle."""
+        return max(1, min(asked, self.config.concurrency, len(self.config.seed_list())))
 
     def plan(self) -> list[PlannedRun]:
         """Build every policy and label its run; labels must be unique."""
