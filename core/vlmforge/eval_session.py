@@ -247,9 +247,10 @@ class EvalSession:
         return build_env(self.registry, build)
 
     def _useful_workers(self, asked: int) -> int:
-        """No more workers than episodes can be in flight (``concurrency``, seeds): a short eval
-        does not start processes that would stay idle."""
-        return max(1, min(asked, self.config.concurrency, len(self.config.seed_list())))
+        """No more workers than seeds: a short eval does not start processes that would never
+        get an episode. (Not capped by ``concurrency``: a spare worker takes over the next
+        episodes when one dies.)"""
+        return max(1, min(asked, len(self.config.seed_list())))
 
     def plan(self) -> list[PlannedRun]:
         """Build every policy and label its run; labels must be unique."""
