@@ -32,13 +32,13 @@ def vlmforge(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "vlmforge", *args], check=True, capture_output=True)
 
 
-def teacher_export(work: Path) -> Path:
+def teacher_export(work: Path, episodes: int = 8, max_steps: int = 300) -> Path:
     (work / "eval.toml").write_text(
         f"""
 run_name = "teacher"
-seeds = "0-7"
+seeds = "0-{episodes - 1}"
 concurrency = 8
-max_steps = 300
+max_steps = {max_steps}
 [env]
 name = "crafter"
 [policy]
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         args.max_steps, args.samples, args.batch_size, args.sft_steps = 3, 4, 4, 1
     with tempfile.TemporaryDirectory(prefix="vlmforge-grpo-") as tmp:
         work = Path(tmp)
-        dataset = teacher_export(work)
+        dataset = teacher_export(work, *((2, 20) if args.smoke else (8, 300)))
         model = args.model
         if model is None:
             model = str(work / "tiny")

@@ -91,10 +91,11 @@ def main(argv: list[str] | None = None) -> None:
         report_doc = json.loads((work / "report.json").read_text())
         check: dict[str, Any] = {}
         config = work / "configs" / "eval_sft.toml"
-        for name, extra in (
+        checks = (
             ("sft", ["--config", str(config)]),
             ("random", ["--env", "crafter", "--policy", "random"]),
-        ):
+        )
+        for name, extra in checks[:1] if args.smoke else checks:
             out = work / f"check-{name}.json"
             vlmforge("eval", *extra, "--seeds", args.check_seeds, "--max-steps", check_steps,
                      "--concurrency", "30", "--trace-db", str(work / "check.db"),
