@@ -74,6 +74,11 @@ batch_size = 2
 """
 
 
+def _ratio(a: dict[str, Any], b: dict[str, Any], key: str) -> str:
+    """``a[key] / b[key]`` as ``1.23x``; ``n/a`` when random scored 0 (a tiny run)."""
+    return f"{a[key] / b[key]:.2f}x" if b[key] else "n/a"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=None, help="A pipeline file (default: the demo).")
@@ -123,10 +128,9 @@ def main(argv: list[str] | None = None) -> None:
         )
     for trained in ("sft", "sft+rl"):
         if trained in rows:
-            ratio_u = rows[trained]["unique_achievements_mean"] / rows["random"][
-                "unique_achievements_mean"]  # fmt: skip
-            ratio_s = rows[trained]["crafter_score_pct"] / rows["random"]["crafter_score_pct"]
-            table.append((f"{trained} / random", f"{ratio_u:.2f}x unique, {ratio_s:.2f}x score"))
+            ratio_u = _ratio(rows[trained], rows["random"], "unique_achievements_mean")
+            ratio_s = _ratio(rows[trained], rows["random"], "crafter_score_pct")
+            table.append((f"{trained} / random", f"{ratio_u} unique, {ratio_s} score"))
     for item in report_doc["comparisons"]:
         if item["difference"] is not None and item["a"] in ("sft", "sft+rl"):
             low, high = item["ci95"]
