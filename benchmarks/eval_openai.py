@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.env_workers
         else None,
         "crafter_imported_by_eval_process": any(r["crafter_imported"] for r in runs),
-        "import_baseline_rss_mb": baseline_rss_mb(),
+        "import_baseline_rss_mb": None if args.smoke else baseline_rss_mb(),
         "torch_imported": any(r["torch_imported"] for r in runs),
         "transformers_imported": any(r["transformers_imported"] for r in runs),
         "profile": str(args.profile) if args.profile else None,
