@@ -20,6 +20,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _cpu_s(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     out, args = sys.argv[1], sys.argv[3:]
     sys.argv = ["vlmforge", *args]
@@ -35,6 +39,9 @@ def main() -> None:
             {
                 "exit_code": code,
                 "peak_rss_mb": peak_rss_mb(),
+                # this process's CPU (every thread), start-up included
+                "cpu_s": _cpu_s(resource.getrusage(resource.RUSAGE_SELF)),
+                "children_cpu_s": _cpu_s(resource.getrusage(resource.RUSAGE_CHILDREN)),
                 "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
                 # the largest child (an env worker with --env-workers), not their sum; at least
                 # this process's RSS when it started the child (see peak_rss_mb)

@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from _common import add_smoke_flag  # benchmarks/ is on sys.path as a script
+
 TARGET_S = 0.5
 COMMANDS = [["--help"], ["plugins"], ["plugins", "--json"], ["--version"]]
 
@@ -28,11 +30,13 @@ def time_command(exe: list[str], args: list[str], runs: int) -> list[float]:
     return times
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--json", type=Path, default=None, help="Also write the JSON here.")
-    args = parser.parse_args()
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    args.runs = 1 if args.smoke else args.runs
     script = shutil.which("vlmforge", path=str(Path(sys.executable).parent))
     exe = [script] if script else [sys.executable, "-m", "vlmforge"]
     subprocess.run([*exe, "--version"], check=True, capture_output=True)  # warm the disk cache

@@ -33,6 +33,7 @@ import time
 from typing import Any
 
 import crafter
+from _common import add_smoke_flag  # benchmarks/ is on sys.path as a script
 
 from vlmforge.images import encode_png
 from vlmforge.trace import FunctionCall, ToolCall
@@ -149,13 +150,16 @@ def jit_first_reset() -> dict[str, float]:
     return out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--jit", action="store_true", help="also time numba's one-off JIT")
-    args = parser.parse_args()
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.steps, args.reps, args.sizes = 20, 1, [64]
 
     actions = _actions(args.steps)
     results: dict[str, Any] = {"steps_per_rep": args.steps, "reps": args.reps, "sizes": {}}

@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import report
+from _common import add_smoke_flag, report
 from eval_openai import HERE, run_eval
 
 REFERENCE_BYTES_PER_CALL = 36.9 * 1024
@@ -65,22 +65,32 @@ def measure(db: Path) -> dict:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--episodes", type=int, default=8)
     parser.add_argument("--max-steps", type=int, default=150)
-    args = parser.parse_args()
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.episodes, args.max_steps = 1, 5
     server = subprocess.Popen(
         [sys.executable, str(HERE / "_loopback_server.py"), "0"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert server.stdout is not None and server.stdin is not None
     base_url = server.stdout.readline().strip()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            ns = argparse.Namespace(episodes=args.episodes, concurrency=8, max_steps=args.max_steps)
-            run_eval(base_url, ns, Path(tmp), "size")
+            run_eval(
+                base_url,
+                Path(tmp),
+                "size",
+                episodes=args.episodes,
+                concurrency=8,
+                max_steps=args.max_steps,
+            )
             result = measure(Path(tmp) / "size.db")
     finally:
         server.stdin.close()

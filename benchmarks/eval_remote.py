@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import median, report
+from _common import add_smoke_flag, median, report
 from serve_throughput import start_server, stop
 
 from vlmforge.testing.envs import PLUGINS_DIR
@@ -61,14 +61,18 @@ def run_eval(
     return float(json.loads(summary.read_text())["runs"][0]["steps_per_s"])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=("crafter", "delayed"), nargs="+")
     parser.add_argument("--step-delay", type=float, default=0.05, help="delayed mode (s)")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--episodes", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.mode, args.step_delay = ["delayed"], 0.001
+        args.concurrency, args.episodes, args.repeats = 2, 2, 1
     modes = args.mode or ["delayed", "crafter"]
     result: dict[str, object] = {
         "concurrency": args.concurrency,

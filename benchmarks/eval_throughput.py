@@ -1,18 +1,22 @@
-"""Benchmark (a): eval pipeline steps/s vs the raw crafter loop, in the same process.
+"""Benchmark (a): eval pipeline steps/s and CPU per step vs the raw crafter loop, same process.
 
-Three loops, interleaved ``--repeats`` times, medians reported:
+Loops, interleaved ``--repeats`` times (each repeat plays every loop on the same fresh seeds),
+medians reported:
 
-- raw: ``crafter.Env.step`` with random action indices (the game alone, frames rendered);
+- raw: ``crafter.Env.step`` with random action indices (the game alone, 64 px frames rendered);
 - env: the ``crafter`` plugin's episode (text + ground truth + PNG frame) with random tool calls;
 - pipeline: the library's ``vlmforge.session`` (``describe_run``, ``open_run``, ``play``) with
-  the ``random`` policy, the ``sqlite`` store (a fresh file) and ``--frames-dir`` on:
-  everything ``vlmforge eval`` does but the terminal output, with one episode in flight (like
-  the raw loop) in this process; the same without ``--frames-dir``
-  (frames in the database only); and the same with ``--env-workers`` processes and
-  ``--concurrency`` episodes in flight (the configuration docs/eval.md recommends for speed).
+  the ``random`` policy and the ``sqlite`` store (a fresh file): everything ``vlmforge eval``
+  does but the terminal output, one episode in flight (like the raw loop), in this process;
+  the same with ``--frames-dir`` (a PNG file per step); and the same with ``--env-workers``
+  processes and ``--concurrency`` episodes in flight.
 
-Target: pipeline >= 0.8x raw. The raw loop is one process on one core; with env workers the
-pipeline uses the machine's other cores too, so both are reported.
+Targets (issue 19): pipeline >= 0.8x raw steps/s and <= 1.3x raw CPU per step (one process);
+``N`` env workers >= 0.8 x N x the one-process pipeline. Every ratio is taken within a repeat
+(same minutes, same seeds), then the median over repeats; the load average is printed with it.
+``--profile PATH`` writes a cProfile of one more in-process pipeline run (pstats; the event loop
+thread, where the random policy, the runner and the in-process env run); for every thread use
+py-spy: ``py-spy record --gil -f raw -o out.txt -- python benchmarks/eval_throughput.py``.
 Run: ``.venv/bin/python benchmarks/eval_throughput.py``.
 """
 
@@ -20,13 +24,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from _common import median, report  # benchmarks/ is on sys.path when run as a script
+from _common import add_smoke_flag, median, report  # benchmarks/ is on sys.path as a script
 
 # Each loop plays the same seeds with the same cap (episodes end on death or at the cap), world
 # generation (reset) included, and reports env steps per second of wall time.
@@ -116,14 +123,27 @@ def pipeline(
     return sum(e.env_steps for e in result.episodes) / result.wall_time_s
 
 
-def main() -> None:
+def timed(loop: Callable[..., float], *args: Any, **kwargs: Any) -> tuple[float, float]:
+    """(steps/s of wall time, ms of this process's CPU per step) of one loop."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    rate = loop(*args, **kwargs)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return rate, 1000.0 * cpu / (rate * wall)
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--episodes", type=int, default=16)
     parser.add_argument("--cap", type=int, default=500, help="max env steps per episode")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--env-workers", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=8, help="with --env-workers")
-    args = parser.parse_args()
+    parser.add_argument("--profile", type=Path, default=None, help="write a cProfile here")
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.episodes, args.cap, args.repeats = 2, 15, 1
+        args.env_workers, args.concurrency = 1, 2
     from vlmforge.env_workers import EnvBuild, EnvWorkerPool
     from vlmforge.plugins import get_registry
 
@@ -131,65 +151,90 @@ def main() -> None:
     env_loop(registry, [999], 20)  # warm-up: imports, numba JIT cache
     pool = EnvWorkerPool(EnvBuild("crafter", {"max_steps": args.cap}), args.env_workers)
     pool.spec()  # started and ready (start-up is not timed: it is once per eval)
-    raw, envs, pipes, dbonly, workers = [], [], [], [], []
+    names = ("raw", "env", "pipeline", "pipeline_frames_dir", "pipeline_env_workers")
+    rates: dict[str, list[float]] = {n: [] for n in names}
+    cpu: dict[str, list[float]] = {n: [] for n in names}
+    ratios: dict[str, list[float]] = {"wall": [], "cpu": [], "frames": [], "workers": []}
     with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        pipeline(registry, [998], 20, work)  # warm-up: the store's first file
         for r in range(args.repeats):
             seeds = [r * 1000 + i for i in range(args.episodes)]
-            raw.append(raw_loop(seeds, args.cap))
-            envs.append(env_loop(registry, seeds, args.cap))
-            pipes.append(pipeline(registry, seeds, args.cap, Path(tmp)))
-            dbonly.append(pipeline(registry, seeds, args.cap, Path(tmp), frames_dir=False))
-            workers.append(
-                pipeline(
-                    registry, seeds, args.cap, Path(tmp), env=pool, concurrency=args.concurrency
-                )
-            )
+            runs = {
+                "raw": timed(raw_loop, seeds, args.cap),
+                "env": timed(env_loop, registry, seeds, args.cap),
+                "pipeline": timed(pipeline, registry, seeds, args.cap, work, frames_dir=False),
+                "pipeline_frames_dir": timed(pipeline, registry, seeds, args.cap, work),
+                "pipeline_env_workers": timed(
+                    pipeline,
+                    registry,
+                    seeds,
+                    args.cap,
+                    work,
+                    frames_dir=False,
+                    env=pool,
+                    concurrency=args.concurrency,
+                ),
+            }
+            for name, (rate, ms) in runs.items():
+                rates[name].append(rate)
+                cpu[name].append(ms)
+            ratios["wall"].append(runs["pipeline"][0] / runs["raw"][0])
+            ratios["cpu"].append(runs["pipeline"][1] / runs["raw"][1])
+            ratios["frames"].append(runs["pipeline_frames_dir"][0] / runs["raw"][0])
+            ratios["workers"].append(runs["pipeline_env_workers"][0] / runs["pipeline"][0])
+        if args.profile is not None:
+            profiler = cProfile.Profile()
+            profiler.runcall(pipeline, registry, seeds, args.cap, work, frames_dir=False)
+            profiler.dump_stats(str(args.profile))
     pool.close()
+    workers_target = 0.8 * args.env_workers
     result = {
         "episodes_per_loop": args.episodes,
         "max_steps": args.cap,
         "repeats": args.repeats,
-        "raw_crafter_steps_per_s": median(raw),
-        "env_plugin_steps_per_s": median(envs),
-        "pipeline_steps_per_s": median(pipes),
-        "pipeline_no_frames_dir_steps_per_s": median(dbonly),
-        "pipeline_vs_raw": median(pipes) / median(raw),
-        "pipeline_no_frames_dir_vs_raw": median(dbonly) / median(raw),
-        "pipeline_vs_env_plugin": median(pipes) / median(envs),
+        "steps_per_s": {n: median(v) for n, v in rates.items()},
+        "cpu_ms_per_step": {n: median(v) for n, v in cpu.items()},
+        "pipeline_vs_raw_steps_per_s": median(ratios["wall"]),
+        "pipeline_vs_raw_cpu_per_step": median(ratios["cpu"]),
+        "pipeline_frames_dir_vs_raw_steps_per_s": median(ratios["frames"]),
         "env_workers": args.env_workers,
         "workers_concurrency": args.concurrency,
-        "pipeline_env_workers_steps_per_s": median(workers),
-        "pipeline_env_workers_vs_raw": median(workers) / median(raw),
-        "samples": {
-            "raw": raw,
-            "env": envs,
-            "pipeline": pipes,
-            "pipeline_no_frames_dir": dbonly,
-            "pipeline_env_workers": workers,
+        "env_workers_vs_one_process": median(ratios["workers"]),
+        "targets": {
+            "pipeline_vs_raw_steps_per_s": ">= 0.8",
+            "pipeline_vs_raw_cpu_per_step": "<= 1.3",
+            "env_workers_vs_one_process": f">= {workers_target:.1f}",
         },
-        "target_pipeline_vs_raw": 0.8,
+        "samples": {"steps_per_s": rates, "cpu_ms_per_step": cpu, "ratios": ratios},
+        "profile": str(args.profile) if args.profile else None,
     }
+    w = args.env_workers
     report(
         "eval_throughput",
         result,
         [
-            ("raw crafter loop (steps/s)", f"{median(raw):.0f}"),
-            ("crafter plugin env loop (steps/s)", f"{median(envs):.0f}"),
-            ("eval pipeline, sqlite + frames (steps/s)", f"{median(pipes):.0f}"),
-            ("eval pipeline, sqlite, no --frames-dir", f"{median(dbonly):.0f}"),
-            ("pipeline / raw (one episode, in-process)", f"{result['pipeline_vs_raw']:.2f}"),
+            ("raw crafter loop (steps/s, CPU ms/step)", _cell(rates, cpu, "raw")),
+            ("crafter plugin env loop", _cell(rates, cpu, "env")),
+            ("eval pipeline, in-process, 1 episode", _cell(rates, cpu, "pipeline")),
+            ("  ... with --frames-dir", _cell(rates, cpu, "pipeline_frames_dir")),
             (
-                "pipeline without --frames-dir / raw",
-                f"{result['pipeline_no_frames_dir_vs_raw']:.2f}",
+                f"  ... {w} env workers, concurrency {args.concurrency} (eval process CPU)",
+                _cell(rates, cpu, "pipeline_env_workers"),
             ),
-            ("pipeline / env plugin", f"{result['pipeline_vs_env_plugin']:.2f}"),
+            ("pipeline / raw steps/s (target >= 0.8)", f"{median(ratios['wall']):.2f}"),
+            ("pipeline / raw CPU per step (target <= 1.3)", f"{median(ratios['cpu']):.2f}"),
+            ("with --frames-dir / raw steps/s", f"{median(ratios['frames']):.2f}"),
             (
-                f"pipeline, {args.env_workers} env workers, concurrency {args.concurrency}",
-                f"{median(workers):.0f}",
+                f"{w} env workers / in-process (target >= {workers_target:.1f})",
+                f"{median(ratios['workers']):.2f}",
             ),
-            ("  ... / raw (target >= 0.8)", f"{result['pipeline_env_workers_vs_raw']:.2f}"),
         ],
     )
+
+
+def _cell(rates: dict[str, list[float]], cpu: dict[str, list[float]], name: str) -> str:
+    return f"{median(rates[name]):.0f} steps/s, {median(cpu[name]):.2f} ms"
 
 
 if __name__ == "__main__":

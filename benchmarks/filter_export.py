@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import add_smoke_flag  # benchmarks/ is on sys.path as a script
+
 STEPS_PER_EPISODE = 100
 FRAME_POOL = 48
 SYSTEM_PROMPT = (
@@ -219,7 +221,7 @@ def measure(db: Path, repeats: int) -> dict[str, Any]:
     return median
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--repeats", type=int, default=3, help="Export runs per size (median).")
@@ -228,7 +230,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="Generator processes.")
     parser.add_argument("--_export", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--_generate", nargs=4, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.sizes, args.repeats, args.workers = [20], 1, 1
+        args.cache_dir = tempfile.mkdtemp(prefix="vlmforge-filter-smoke-")
     if args._generate:
         path, steps, worker, workers = args._generate
         generate_part(path, int(steps), int(worker), int(workers))

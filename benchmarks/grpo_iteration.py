@@ -25,20 +25,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import report
+from _common import add_smoke_flag, report
 
 
 def vlmforge(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "vlmforge", *args], check=True, capture_output=True)
 
 
-def teacher_export(work: Path) -> Path:
+def teacher_export(work: Path, episodes: int = 8, max_steps: int = 300) -> Path:
     (work / "eval.toml").write_text(
         f"""
 run_name = "teacher"
-seeds = "0-7"
+seeds = "0-{episodes - 1}"
 concurrency = 8
-max_steps = 300
+max_steps = {max_steps}
 [env]
 name = "crafter"
 [policy]
@@ -66,7 +66,7 @@ include_tools = false
     return work / "export" / "train.jsonl"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="Start model (default: a tiny one).")
     parser.add_argument("--iterations", type=int, default=3)
@@ -76,10 +76,14 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1024, help="samples_per_iteration")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--sft-steps", type=int, default=16)
-    args = parser.parse_args()
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.iterations, args.seeds_per_iteration, args.group_size = 1, 1, 2
+        args.max_steps, args.samples, args.batch_size, args.sft_steps = 3, 4, 4, 1
     with tempfile.TemporaryDirectory(prefix="vlmforge-grpo-") as tmp:
         work = Path(tmp)
-        dataset = teacher_export(work)
+        dataset = teacher_export(work, *((2, 20) if args.smoke else (8, 300)))
         model = args.model
         if model is None:
             model = str(work / "tiny")

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import report
+from _common import add_smoke_flag, report
 
 CHECK_KEYS = ("episodes", "unique_achievements_mean", "crafter_score_pct", "invalid_decision_rate")
 
@@ -37,24 +37,72 @@ def summary(path: Path) -> dict[str, Any]:
     return run
 
 
-def main() -> None:
+# --smoke: the same stages at the sizes of tests/train/test_pipeline.py
+SMOKE_CONFIG = """
+[eval]
+seeds = "0-1"
+concurrency = 2
+max_steps = 20
+[eval.env]
+name = "crafter"
+[eval.policy]
+name = "scripted"
+actions_per_call = 1
+rationale = false
+[filter]
+val_fraction = 0.5
+progress = false
+[filter.rows]
+assistant = "tool_calls"
+include_tools = false
+[model]
+tiny_family = "qwen2-vl"
+vocab_size = 400
+[train]
+trainer = "sft"
+max_steps = 2
+batch_size = 4
+save_steps = 2
+progress = false
+[heldout]
+seeds = "9-10"
+max_steps = 5
+concurrency = 2
+[heldout.hf]
+tools = ["interact_many"]
+batch_size = 2
+"""
+
+
+def _ratio(a: dict[str, Any], b: dict[str, Any], key: str) -> str:
+    """``a[key] / b[key]`` as ``1.23x``; ``n/a`` when random scored 0 (a tiny run)."""
+    return f"{a[key] / b[key]:.2f}x" if b[key] else "n/a"
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=None, help="A pipeline file (default: the demo).")
     parser.add_argument("--check-seeds", default="500-529", help="Unseen seeds for the check.")
     parser.add_argument("--workdir", default=None, help="Keep the work directory here.")
-    args = parser.parse_args()
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    check_steps = "300"
     with tempfile.TemporaryDirectory(prefix="vlmforge-demo-") as tmp:
+        if args.smoke:
+            args.config, args.check_seeds, check_steps = str(Path(tmp) / "smoke.toml"), "500", "3"
+            Path(args.config).write_text(SMOKE_CONFIG, encoding="utf-8")
         work = Path(args.workdir or Path(tmp) / "demo")
         wall = vlmforge("pipeline", *([args.config] if args.config else []), "--workdir", str(work))
         report_doc = json.loads((work / "report.json").read_text())
         check: dict[str, Any] = {}
         config = work / "configs" / "eval_sft.toml"
-        for name, extra in (
+        checks = (
             ("sft", ["--config", str(config)]),
             ("random", ["--env", "crafter", "--policy", "random"]),
-        ):
+        )
+        for name, extra in checks[:1] if args.smoke else checks:
             out = work / f"check-{name}.json"
-            vlmforge("eval", *extra, "--seeds", args.check_seeds, "--max-steps", "300",
+            vlmforge("eval", *extra, "--seeds", args.check_seeds, "--max-steps", check_steps,
                      "--concurrency", "30", "--trace-db", str(work / "check.db"),
                      "--run-name", f"check-{name}", "--json-summary", str(out))  # fmt: skip
             check[name] = summary(out)
@@ -80,10 +128,9 @@ def main() -> None:
         )
     for trained in ("sft", "sft+rl"):
         if trained in rows:
-            ratio_u = rows[trained]["unique_achievements_mean"] / rows["random"][
-                "unique_achievements_mean"]  # fmt: skip
-            ratio_s = rows[trained]["crafter_score_pct"] / rows["random"]["crafter_score_pct"]
-            table.append((f"{trained} / random", f"{ratio_u:.2f}x unique, {ratio_s:.2f}x score"))
+            ratio_u = _ratio(rows[trained], rows["random"], "unique_achievements_mean")
+            ratio_s = _ratio(rows[trained], rows["random"], "crafter_score_pct")
+            table.append((f"{trained} / random", f"{ratio_u} unique, {ratio_s} score"))
     for item in report_doc["comparisons"]:
         if item["difference"] is not None and item["a"] in ("sft", "sft+rl"):
             low, high = item["ci95"]

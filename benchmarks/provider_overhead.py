@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+from _common import add_smoke_flag  # benchmarks/ is on sys.path as a script
 
 from vlmforge.components import EnvSpec, Observation
 from vlmforge.images import encode_png
@@ -246,7 +247,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
     Console(file=sys.stdout).print(table)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per measurement")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per config")
@@ -265,7 +266,10 @@ def main() -> int:
         default="aiohttp",
         help="the policy's http_client setting (default: the policy's default, aiohttp)",
     )
-    args = parser.parse_args()
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.duration, args.repeats, args.concurrency, args.latency_ms = 0.3, 1, [2], [0.0]
     os.environ.setdefault(KEY_ENV, "sk-bench-not-a-real-key")
     load_at_start = [round(x, 2) for x in os.getloadavg()]
 

@@ -18,6 +18,8 @@ import time
 from multiprocessing import Pool
 from typing import Any
 
+from _common import add_smoke_flag  # benchmarks/ is on sys.path as a script
+
 from vlmforge import metrics
 from vlmforge.seeds import format_seeds, parse_seeds
 
@@ -99,13 +101,16 @@ def summarize(episodes: list[dict[str, Any]], names: list[str]) -> dict[str, Any
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0-19")
     parser.add_argument("--max-steps", type=int, default=10000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json-out", default=None, help="Also write the JSON here.")
-    args = parser.parse_args()
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.seeds, args.max_steps, args.workers = "0", 20, 1
     seeds = parse_seeds(args.seeds)
     workers = max(1, min(args.workers, 2))
 

@@ -33,6 +33,7 @@ import time
 from typing import Any
 
 import httpx
+from _common import add_smoke_flag  # benchmarks/ is on sys.path as a script
 
 from vlmforge.plugins import get_registry
 from vlmforge.trace import FunctionCall, ToolCall
@@ -147,12 +148,15 @@ def drive(env: Any, concurrency: int, steps: int, pids: list[int]) -> tuple[floa
     return total / elapsed, 1000 * client / total, 1000 * server / total
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300, help="decisions per client thread")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
-    args = parser.parse_args()
+    add_smoke_flag(parser)
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.steps, args.reps, args.concurrency = 3, 1, [1]
 
     registry = get_registry()
     servers = [start_server(), start_server()]

@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import add_smoke_flag  # benchmarks/ is on sys.path as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 4
 LR = 5e-3
@@ -133,14 +135,17 @@ def run_plain_trl(model_path: str, dataset: Path, out: Path, steps: int) -> dict
     return {"train_s": result.metrics["train_runtime"], "wall_s": wall, "tokens": tokens}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="Model folder (default: build a tiny qwen2-vl).")
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=2, help="Crafter episodes to export.")
     parser.add_argument("--json", type=Path, help="Also write the JSON result here.")
-    opts = parser.parse_args()
+    add_smoke_flag(parser)
+    opts = parser.parse_args(argv)
+    if opts.smoke:
+        opts.steps, opts.repeats, opts.seeds = 1, 1, 1
 
     from transformers.utils import logging as hf_logging
 

@@ -244,8 +244,14 @@ class EvalSession:
         )
         if self.config.env_workers:
             lookup(self.registry, "environment", build.name, toml=toml, prefix=prefix)  # at once
-            return EnvWorkerPool(build, self.config.env_workers)
+            return EnvWorkerPool(build, self._useful_workers(self.config.env_workers))
         return build_env(self.registry, build)
+
+    def _useful_workers(self, asked: int) -> int:
+        """No more workers than seeds: a short eval does not start processes that would never
+        get an episode. (Not capped by ``concurrency``: a spare worker takes over the next
+        episodes when one dies.)"""
+        return max(1, min(asked, len(self.config.seed_list())))
 
     def plan(self) -> list[PlannedRun]:
         """Build every policy and label its run; labels must be unique."""

@@ -302,13 +302,30 @@ class PeeweeTraceStore:
     ) -> None:
         """Insert the step, its new images and message blobs, achievements and the episode's
         counters, in one transaction."""
-        enc = codec.encode_step(step, self._redact, self.level)
-        new_images = {i.sha256: i for i in images if i.sha256 not in self._known_images}
-        new_blobs = {
-            k: codec.compress(v, self.level)
-            for k, v in enc.blobs.items()
-            if k not in self._known_blobs
-        }
+        self.record_steps([(step, images, episode)])
+
+    def record_steps(
+        self, items: Sequence[tuple[Step, Iterable[PngImage], Episode | None]]
+    ) -> None:
+        """:meth:`record_step` for several steps (of one or more episodes, each episode's in
+        order) in ONE transaction: when it returns all of them are committed, or none is. Each
+        episode's counters are written once, as of its last step here (the eval runner's
+        batched writes, :mod:`vlmforge.step_writer`)."""
+        new_images: dict[str, PngImage] = {}
+        new_blobs: dict[str, bytes] = {}
+        encoded: list[tuple[Step, codec.EncodedStep]] = []
+        episodes: dict[str, Episode] = {}
+        for step, images, episode in items:
+            enc = codec.encode_step(step, self._redact, self.level)
+            encoded.append((step, enc))
+            for image in images:
+                if image.sha256 not in self._known_images:
+                    new_images.setdefault(image.sha256, image)
+            for key, text in enc.blobs.items():
+                if key not in self._known_blobs and key not in new_blobs:
+                    new_blobs[key] = codec.compress(text, self.level)
+            if episode is not None:
+                episodes[episode.id] = episode
         sql = self._sql
         with self._lock:
             with self._write_transaction():
@@ -322,31 +339,14 @@ class PeeweeTraceStore:
                         sql["image"],
                         [(i.sha256, i.width, i.height, i.png) for i in new_images.values()],
                     )
-                c = enc.columns
-                self._insert_step(
-                    step,
-                    (
-                        step.episode_id,
-                        c["index"],
-                        c["reward"],
-                        c["n_actions"],
-                        c["n_tool_calls"],
-                        c["invalid"],
-                        c["done"],
-                        c["has_error"],
-                        c["prompt_tokens"],
-                        c["completion_tokens"],
-                        c["policy_latency_s"],
-                        c["env_latency_s"],
-                        enc.payload,
-                    ),
-                )
-                if step.achievements:
-                    cursor.executemany(
-                        sql["achievement"],
-                        [(step.episode_id, step.index, name) for name in step.achievements],
-                    )
-                if episode is not None:
+                for step, enc in encoded:
+                    self._insert_step(step, enc)
+                    if step.achievements:
+                        cursor.executemany(
+                            sql["achievement"],
+                            [(step.episode_id, step.index, name) for name in step.achievements],
+                        )
+                for episode in episodes.values():
                     columns = codec.episode_columns(episode)
                     columns["error"] = episode.error and self._redact(episode.error)
                     cursor.execute(
@@ -356,10 +356,26 @@ class PeeweeTraceStore:
             _remember(self._known_images, new_images)
             _remember(self._known_blobs, new_blobs)
 
-    def _insert_step(self, step: Step, params: tuple[Any, ...]) -> None:
-        """The step row (inside ``record_step``'s transaction); a step whose episode is gone
+    def _insert_step(self, step: Step, enc: codec.EncodedStep) -> None:
+        """The step row (inside ``record_steps``'s transaction); a step whose episode is gone
         (its run removed with ``vlmforge traces rm --force`` while this process played it) is
         a clear error rather than the database's foreign-key failure."""
+        c = enc.columns
+        params = (
+            step.episode_id,
+            c["index"],
+            c["reward"],
+            c["n_actions"],
+            c["n_tool_calls"],
+            c["invalid"],
+            c["done"],
+            c["has_error"],
+            c["prompt_tokens"],
+            c["completion_tokens"],
+            c["policy_latency_s"],
+            c["env_latency_s"],
+            enc.payload,
+        )
         try:
             self.db.execute_sql(self._sql["step"], params)
         except pw.IntegrityError:

@@ -1,0 +1,47 @@
+"""Every benchmark script runs in its smoke mode (``--smoke``: tiny sizes), so none can rot.
+
+Each script is run as its own process, as a user runs it (``python benchmarks/NAME.py``), from
+a scratch folder; it must exit 0 and print its result. The numbers of a smoke run mean nothing
+and are not checked. A new script in benchmarks/ is picked up here and fails until it has
+``--smoke``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+SCRIPTS = sorted(p.name for p in BENCHMARKS.glob("[a-z]*.py"))
+NEEDS_TRAIN = {"grpo_iteration.py", "pipeline_demo.py", "train_throughput.py"}
+
+
+def _param(name: str) -> object:
+    marks = [pytest.mark.slow, pytest.mark.train] if name in NEEDS_TRAIN else []
+    return pytest.param(name, marks=marks, id=name.removesuffix(".py"))
+
+
+@pytest.mark.parametrize("script", [_param(name) for name in SCRIPTS])
+def test_benchmark_runs_in_smoke_mode(script: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VLMFORGE_")}
+    before = sorted(p.name for p in BENCHMARKS.iterdir())
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), "--smoke"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert '"benchmark"' in done.stdout or "{" in done.stdout, done.stdout[-2000:]
+    # a smoke run leaves nothing behind in benchmarks/ (caches, databases, results)
+    assert sorted(p.name for p in BENCHMARKS.iterdir()) == before
+
+
+def test_every_script_is_covered() -> None:
+    assert len(SCRIPTS) >= 14 and {"eval_scale.py", "eval_db_size.py"} <= set(SCRIPTS)
