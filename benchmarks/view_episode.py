@@ -35,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import report
+from benchmarks._common import add_smoke_flag, report
 from benchmarks.filter_export import ACHIEVEMENTS, ACTIONS, SYSTEM_PROMPT, TOOLS, frame_pool
 
 TARGET_S = 1.0
@@ -249,7 +249,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cache-dir", type=Path, default=Path(__file__).parent / ".cache")
     parser.add_argument("--json", type=Path, default=None, help="Also write the result here.")
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    scratch = None
+    if args.smoke:  # a 200-step episode in a temporary folder, once (browser included)
+        scratch = tempfile.TemporaryDirectory(prefix="vlmforge-view-smoke-")
+        args.steps, args.repeats, args.cache_dir = 200, 1, Path(scratch.name)
     args.cache_dir.mkdir(parents=True, exist_ok=True)
     db = args.cache_dir / f"view-episode-{args.steps}.db"
     if not db.exists():
@@ -306,6 +311,8 @@ def main() -> None:
         ("load average (1, 5, 15 min)", " ".join(f"{x:.2f}" for x in load)),
     ]
     report("view_episode", result, rows)
+    if scratch is not None:
+        scratch.cleanup()
 
 
 if __name__ == "__main__":

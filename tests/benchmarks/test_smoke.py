@@ -18,10 +18,19 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 SCRIPTS = sorted(p.name for p in BENCHMARKS.glob("[a-z]*.py"))
 NEEDS_TRAIN = {"grpo_iteration.py", "pipeline_demo.py", "train_throughput.py"}
+# Scripts that run in another tool's own venv, not vlmforge's; their test runs them there.
+OWN_VENV = {
+    "llamafactory_check.py": "runs in LLaMA-Factory's venv (llamafactory_check.sh); "
+    "tests/filter/test_llamafactory_target.py runs it where VLMFORGE_LLAMAFACTORY_PYTHON is set",
+}
 
 
 def _param(name: str) -> object:
-    marks = [pytest.mark.slow, pytest.mark.train] if name in NEEDS_TRAIN else []
+    marks: list[pytest.MarkDecorator] = []
+    if name in NEEDS_TRAIN:
+        marks = [pytest.mark.slow, pytest.mark.train]
+    if name in OWN_VENV:
+        marks = [pytest.mark.skip(reason=OWN_VENV[name])]
     return pytest.param(name, marks=marks, id=name.removesuffix(".py"))
 
 
