@@ -20,6 +20,7 @@ from typing import Any
 
 import peewee as pw
 import psycopg2
+import psycopg2.errors
 
 from vlmforge.errors import ConfigError, VlmforgeError
 from vlmforge.redaction import redact_text
@@ -92,8 +93,18 @@ class PostgresStore(PeeweeTraceStore):
                 f"trace store '{self.where}' is opened read_only and cannot be written; drop "
                 "read_only from [store] (readers set it themselves)."
             )
-        with self.db.atomic() as tx:
-            yield tx
+        try:
+            with self.db.atomic() as tx:
+                yield tx
+        except pw.OperationalError as exc:
+            if not isinstance(getattr(exc, "orig", None), psycopg2.errors.LockNotAvailable):
+                raise
+            raise VlmforgeError(
+                f"trace store {self.where}: a write waited longer than lock_timeout_s "
+                f"({self.config.lock_timeout_s:g} s) for a lock another session holds; nothing "
+                "of it was written. Is a session stuck holding it (pg_stat_activity)? Raise "
+                "[store] lock_timeout_s to wait longer."
+            ) from None
 
     @contextmanager
     def _exclusive_transaction(self) -> Iterator[object]:
