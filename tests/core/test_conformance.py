@@ -49,8 +49,8 @@ if TYPE_CHECKING:
     from vlmforge_hf.policy import HFPolicy
     from vlmforge_hf.sft.trainer import FullSFTTrainer, LoraSFTTrainer
     from vlmforge_openai.policy import OpenAIPolicy
-    from vlmforge_postgres.store import PostgresStore
     from vlmforge_openai.synth import SynthPolicy
+    from vlmforge_postgres.store import PostgresStore
     from vlmforge_random.policy import RandomPolicy
     from vlmforge_serve.remote import RemoteEnvironment
     from vlmforge_sqlite.store import SqliteStore

@@ -20,7 +20,19 @@ from pathlib import Path
 
 import psycopg2
 
-BIN = Path(os.environ.get("VLMFORGE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _bin_dir() -> Path:
+    """``$VLMFORGE_PG_BIN``, else the newest /usr/lib/postgresql/N/bin (Debian's layout)."""
+    if os.environ.get("VLMFORGE_PG_BIN"):
+        return Path(os.environ["VLMFORGE_PG_BIN"])
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0,
+    )
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+BIN = _bin_dir()
 USER, PASSWORD = "vlm", "pg-Secret-9f3c1e77"
 _names = count()
 
@@ -47,7 +59,10 @@ def _free_port() -> int:
 class PgServer:
     """``start()``, ``new_database()`` (a DSN with the password), ``stop()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """``durable``: PostgreSQL's default fsync and synchronous commit (benchmarks); else
+        both off (tests: nothing here must survive a power cut)."""
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="vlmforge-pg-"))
         self.data, self.socket_dir = self.root / "data", self.root / "sock"
         self.port = _free_port()
@@ -85,10 +100,11 @@ class PgServer:
         pwfile.unlink()
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-            f"-c unix_socket_directories={self.socket_dir} -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
+            f"-c unix_socket_directories={self.socket_dir} -c max_connections=200 "
             "-c shared_buffers=32MB"
         )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             str(BIN / "pg_ctl"),
             "-D",
