@@ -81,6 +81,37 @@ def test_a_ray_eval_records_the_traces_of_a_local_one(cluster: None, tmp_path: P
     assert got == expected
 
 
+def test_actors_write_a_shared_postgres_store(
+    cluster: None, pg_server: Any, tmp_path: Path
+) -> None:
+    """Every actor connects to the database itself: the run there equals a local SQLite run."""
+    from vlmforge_postgres.config import PostgresStoreConfig
+    from vlmforge_postgres.store import PostgresStore
+
+    local = tmp_path / "local.db"
+    EvalSession(_config(local, "0-2", 20, on_ray=False)).run()
+    dsn = pg_server.new_database("ray")
+    config = _config(local, "0-2", 20, on_ray=True).model_copy(
+        update={
+            "store": EvalConfig.model_validate({"store": {"name": "postgres", "dsn": dsn}}).store
+        }
+    )
+    results = EvalSession(config).run()
+    assert results.runs[0].outcome.done == 3
+    store = PostgresStore(PostgresStoreConfig(dsn=dsn, read_only=True))
+    try:
+        got = {
+            t.episode.seed: (
+                t.episode.model_dump(exclude=_EPISODE_VOLATILE),
+                [s.model_dump(exclude=_STEP_VOLATILE) for s in t.steps],
+            )
+            for t in store.traces()
+        }
+    finally:
+        store.close()
+    assert got == _traces(local)
+
+
 def _kill_an_actor_mid_episode(db: Path, killed: list[int]) -> None:
     """Wait for an episode running in another process (an actor), then SIGKILL that process."""
     deadline = time.monotonic() + 120

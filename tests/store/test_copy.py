@@ -116,3 +116,23 @@ def test_bad_specs_are_usage_errors_that_never_echo_a_dsn(
     assert "cannot open trace store postgresql://vlm@127.0.0.1" in bad.stderr
     assert "not-the-password-123" not in bad.stdout + bad.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_an_episode_still_running_is_copied_as_interrupted(tmp_path: Path) -> None:
+    from tests.eval.helpers import frame, make_episode, make_run, make_step, open_store
+    from vlmforge.store_copy import copy_runs
+    from vlmforge.trace import EpisodeStatus
+
+    source = open_store(tmp_path / "live.db")
+    source.create_run(make_run())
+    source.start_episode(make_episode("e"))  # a live writer's episode, mid-way
+    source.record_step(make_step("e", 0, frame(1)), [frame(1)])
+    target = open_store(tmp_path / "copy.db")
+    counts = copy_runs(source, target)
+    assert (counts.episodes, counts.steps, counts.interrupted) == (1, 1, 1)
+    copied = target.get_episode("e")
+    assert copied is not None and copied.status is EpisodeStatus.interrupted
+    assert list(target.steps("e")) == list(source.steps("e"))
+    assert source.get_episode("e").status is EpisodeStatus.running  # the source as it was
+    source.close()
+    target.close()
