@@ -118,6 +118,7 @@ class RayExecutor:
         result = RunResult()
         started = time.perf_counter()
         actors = [new_actor() for _ in range(min(self.section.workers, len(seeds)))]
+        _check_started(ray, actors)
         pending = list(seeds)
         lost: dict[int, int] = {}  # seed -> times its actor died before it started
         in_flight: dict[Any, tuple[int, int]] = {}  # task -> (actor slot, seed)
@@ -183,6 +184,20 @@ class RayExecutor:
         if played.fatal is not None and not result.fatal:
             result.stopped, result.fatal = played.fatal, True
         return True
+
+
+def _check_started(ray: Any, actors: list[Any]) -> None:
+    """Wait for the first actors to be built; one that cannot build its environment, policy or
+    store (a plugin or a variable missing on its host) is a clear error, not a dead actor."""
+    try:
+        ray.get([actor.owner.remote() for actor in actors])
+    except ray.exceptions.RayActorError as exc:
+        _close_all(ray, actors)
+        detail = " ".join(str(exc).split())[-600:]
+        raise VlmforgeError(
+            f"the Ray actors could not start: {detail} Is vlmforge (with the plugins and "
+            "variables the config needs) installed on every host of the cluster?"
+        ) from None
 
 
 def _close_all(ray: Any, actors: list[Any]) -> None:
