@@ -10,6 +10,7 @@ seed first, exactly like a second ``vlmforge eval --resume`` process would.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -284,3 +285,4 @@ def play_on_ray(
             session.events.run_finished(item)
     finally:
         session._runner = None
+        asyncio.run(item.policy.aclose())  # the driver's own copy, built to describe the run
