@@ -3,25 +3,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.store.backends import Backend, PostgresBackend, SqliteBackend
-from tests.store.pg_server import PgServer, binaries_missing
+from tests.store.pg_server import PgServer, binaries_missing, shared_server
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
+def pg_server() -> PgServer:
+    """A real PostgreSQL server (one per test process; skipped without Debian's binaries)."""
     reason = binaries_missing()
     if reason is not None:
         pytest.skip(reason)
-    server = PgServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    return shared_server()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -8,6 +8,7 @@ that creates a fresh database per test).
 
 from __future__ import annotations
 
+import atexit
 import os
 import pwd
 import shutil
@@ -149,6 +150,19 @@ class PgServer:
             self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+_shared: PgServer | None = None
+
+
+def shared_server() -> PgServer:
+    """One server per test process, started on first use and stopped when the process exits
+    (the ``pg_server`` fixtures of tests/store and tests/fanout share it)."""
+    global _shared
+    if _shared is None:
+        _shared = PgServer().start()
+        atexit.register(_shared.stop)
+    return _shared
 
 
 def wait_ready(server: PgServer, timeout_s: float = 30) -> None:
