@@ -18,7 +18,7 @@ import pytest
 
 from vlmforge.errors import ConfigError
 from vlmforge.eval_config import EvalConfig
-from vlmforge.eval_session import EvalSession
+from vlmforge.eval_session import EvalSession, SessionEvents
 from vlmforge.fanout.config import RaySection
 from vlmforge.fanout.executor import forwarded_env
 from vlmforge.testing.openai_server import OpenAIServer, Reply
@@ -140,8 +140,11 @@ def test_a_killed_actor_fails_only_its_episode_and_resume_completes(
     killed: list[int] = []
     killer = threading.Thread(target=_kill_an_actor_mid_episode, args=(db, killed))
     killer.start()
-    results = EvalSession(_config(db, "0-3", 400, on_ray=True)).run()
+    notices: list[str] = []
+    events = SessionEvents(notice=notices.append)
+    results = EvalSession(_config(db, "0-3", 400, on_ray=True), events=events).run()
     killer.join()
+    assert any("died" in n and "--resume --run-name r" in n for n in notices), notices
     assert len(killed) == 1
     outcome = results.runs[0].outcome
     assert (outcome.done, outcome.interrupted) == (3, 1), results.runs[0].result

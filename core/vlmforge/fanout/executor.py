@@ -280,9 +280,18 @@ def play_on_ray(
     try:
         events = session.events.run_started(item, len(seeds), many) or RunnerEvents()
         try:
-            return executor.play(run, seeds, store, events)
+            result = executor.play(run, seeds, store, events)
         finally:
             session.events.run_finished(item)
+        died = [e.seed for e in result.episodes if e.status is EpisodeStatus.interrupted]
+        if died and not result.stopped:
+            again = session.config.run_name or run.name
+            session.events.notice(
+                f"run '{run.name}': the Ray actors playing {len(died)} episode(s) died (seeds "
+                f"{', '.join(map(str, sorted(died)))}); they are marked interrupted: finish "
+                f"the run with --resume --run-name {again}."
+            )
+        return result
     finally:
         session._runner = None
         asyncio.run(item.policy.aclose())  # the driver's own copy, built to describe the run
