@@ -55,6 +55,7 @@ from vlmforge.config import (
     validate,
 )
 from vlmforge.errors import ConfigError
+from vlmforge.fanout.config import RaySection
 from vlmforge.seeds import checked_seeds, parse_seeds
 
 DEFAULT_TRACE_DB = "traces.db"
@@ -107,6 +108,9 @@ class EvalConfig(StrictModel):
     policy: PolicySection | None = None
     policies: list[PolicySection] | None = None
     store: StoreSection = Field(default_factory=_default_store)
+    ray: RaySection | None = Field(
+        None, description="Play the episodes on a Ray cluster (docs/scale.md)."
+    )
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -119,6 +123,16 @@ class EvalConfig(StrictModel):
             raise ValueError("give either [policy] or [[policies]], not both")
         if self.policies is not None and not self.policies:
             raise ValueError("[[policies]] is empty; add at least one policy")
+        if self.ray is not None and self.env_workers:
+            raise ValueError(
+                "env_workers and [ray] do not combine: with [ray] each actor runs its own "
+                "environment; drop env_workers (raise [ray] workers instead)"
+            )
+        if self.ray is not None and self.concurrency > 1:
+            raise ValueError(
+                "concurrency and [ray] do not combine: with [ray] each actor plays one episode "
+                "at a time; drop concurrency and raise [ray] workers instead"
+            )
         return self
 
     def seed_list(self) -> list[int]:

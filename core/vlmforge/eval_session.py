@@ -206,7 +206,7 @@ class EvalSession:
         self.prices_path = prices or self.config.prices
         self.events = events or SessionEvents()
         self.handle_signals = handle_signals
-        self._runner: EvalRunner | None = None
+        self._runner: Any = None  # the EvalRunner (or RayExecutor) playing now
         self._stop_reason: str | None = None
 
     # -- control ---------------------------------------------------------------------------
@@ -402,21 +402,26 @@ class EvalSession:
         if opened.resumed is not None:
             self.events.notice(_resume_line(name, opened.resumed))
         item.run = opened.run
-        runner = EvalRunner(
-            env=env,
-            spec=spec,
-            policy=item.policy,
-            store=store,
-            run=opened.run,
-            seeds=opened.to_run,
-            concurrency=self.config.concurrency,
-            max_steps=self.config.max_steps,
-            max_decisions=self.config.max_decisions,
-            frames_dir=Path(self.config.frames_dir) if self.config.frames_dir else None,
-        )
         again = self.config.run_name or name
         try:
-            result = asyncio.run(self._drive(runner, item, len(opened.to_run), n > 1))
+            if self.config.ray is not None:  # the episodes on Ray actors (vlmforge.fanout)
+                from vlmforge.fanout.executor import play_on_ray
+
+                result = play_on_ray(self, item, opened.run, opened.to_run, spec, store, n > 1)
+            else:
+                runner = EvalRunner(
+                    env=env,
+                    spec=spec,
+                    policy=item.policy,
+                    store=store,
+                    run=opened.run,
+                    seeds=opened.to_run,
+                    concurrency=self.config.concurrency,
+                    max_steps=self.config.max_steps,
+                    max_decisions=self.config.max_decisions,
+                    frames_dir=Path(self.config.frames_dir) if self.config.frames_dir else None,
+                )
+                result = asyncio.run(self._drive(runner, item, len(opened.to_run), n > 1))
         except StorageFullError as exc:
             raise StorageFullError(
                 f"{exc} Run '{name}' stopped: every step committed before is intact (the "

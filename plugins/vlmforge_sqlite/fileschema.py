@@ -21,22 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vlmforge.errors import ConfigError
+from vlmforge.tracedb.schema_check import FileSchema
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _HEADER_BYTES = 100
 _WAL_FORMAT = 2  # header bytes 18-19 (write/read format version): 2 means WAL
-
-
-@dataclass(frozen=True)
-class FileSchema:
-    """The tables of a file (``sqlite_*`` internal ones left out) and its columns."""
-
-    tables: dict[str, set[str]]
-    version: int | None  # MAX(schema_version.version); None without that table
-
-    @property
-    def empty(self) -> bool:
-        return not self.tables
 
 
 @dataclass(frozen=True)

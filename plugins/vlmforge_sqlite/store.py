@@ -19,11 +19,11 @@ from pydantic import Field
 
 from vlmforge.config import StrictModel
 from vlmforge.errors import ConfigError, StorageFullError, VlmforgeError, is_disk_full
+from vlmforge.tracedb.migrations import LATEST_VERSION
+from vlmforge.tracedb.models import make_models
+from vlmforge.tracedb.schema_check import check_schema, expected_tables
+from vlmforge.tracedb.store import PeeweeTraceStore
 from vlmforge_sqlite.fileschema import read_schema
-from vlmforge_sqlite.migrations import LATEST_VERSION
-from vlmforge_sqlite.models import make_models
-from vlmforge_sqlite.peewee_store import PeeweeTraceStore
-from vlmforge_sqlite.schema_check import check_schema, expected_tables
 
 # 16 KiB pages pack ~1-2 KB PNG frames and compressed steps with little slack (4 KiB pages
 # waste ~25% on rows of that size). Only applies when the file is created.

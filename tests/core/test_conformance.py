@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from vlmforge_hf.sft.trainer import FullSFTTrainer, LoraSFTTrainer
     from vlmforge_openai.policy import OpenAIPolicy
     from vlmforge_openai.synth import SynthPolicy
+    from vlmforge_postgres.store import PostgresStore
     from vlmforge_random.policy import RandomPolicy
     from vlmforge_serve.remote import RemoteEnvironment
     from vlmforge_sqlite.store import SqliteStore
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
         SynthPolicy,
         HFPolicy,
     ]
-    STORES: list[components.TraceStoreFactory] = [SqliteStore]
+    STORES: list[components.TraceStoreFactory] = [SqliteStore, PostgresStore]
     FILTERS: list[components.FilterFactory] = [
         Select,
         Status,

@@ -15,9 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.eval.helpers import make_run, open_store, wait_for_steps
+from tests.eval.helpers import open_store, wait_for_steps
 from vlmforge.trace import Episode, EpisodeStatus
 
 
@@ -123,73 +121,8 @@ def test_four_resumers_and_a_killed_writer(tmp_path: Path) -> None:
     _check_once(db, list(range(8)))
 
 
-# -- the store's claim, in one process -----------------------------------------------------
-def _episode(episode_id: str, seed: int) -> Episode:
-    return Episode(id=episode_id, run_id="run1", seed=seed)
-
-
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
-def test_claim_episode_takes_a_free_seed_once(tmp_path: Path) -> None:
-    store = open_store(tmp_path / "t.db")
-    store.create_run(make_run())
-    assert store.claim_episode(_episode("a", 0)) is True
-    assert store.claim_episode(_episode("b", 0)) is False  # running, by this live process
-    done = _episode("a", 0)
-    done.status = EpisodeStatus.done
-    store.finish_episode(done)
-    assert store.claim_episode(_episode("c", 0)) is False  # finished
-    assert [e.id for e in store.episodes(["run1"])] == ["a"]
-    store.close()
-
-
-def test_claim_episode_replaces_an_interrupted_or_orphaned_attempt(tmp_path: Path) -> None:
-    db = tmp_path / "t.db"
-    store = open_store(db)
-    store.create_run(make_run())
-    assert store.claim_episode(_episode("old", 0))
-    stopped = _episode("old", 0)
-    stopped.status = EpisodeStatus.interrupted
-    store.finish_episode(stopped)
-    assert store.claim_episode(_episode("new", 0))
-    assert [e.id for e in store.episodes(["run1"])] == ["new"]
-    # a running episode whose writer is gone (this host, dead pid) is taken over as well
-    with sqlite3.connect(db) as con:
-        con.execute(
-            "UPDATE episode SET owner = ? WHERE id = 'new'",
-            (f"{socket.gethostname()}:{_dead_pid()}",),
-        )
-    assert store.claim_episode(_episode("newer", 0))
-    assert [e.id for e in store.episodes(["run1"])] == ["newer"]
-    store.close()
-
-
-def test_claim_episode_of_a_removed_run_is_a_clear_error(tmp_path: Path) -> None:
-    from vlmforge.errors import VlmforgeError
-
-    store = open_store(tmp_path / "t.db")
-    with pytest.raises(VlmforgeError, match="run1"):
-        store.claim_episode(_episode("a", 0))
-    store.close()
-
-
-def test_creating_a_taken_run_name_is_run_exists_error(tmp_path: Path) -> None:
-    """What a second process creating the same run at once gets (``--resume`` continues it)."""
-    from vlmforge.errors import RunExistsError
-
-    first, second = open_store(tmp_path / "t.db"), open_store(tmp_path / "t.db")
-    first.create_run(make_run())
-    with pytest.raises(RunExistsError, match="run-one"):
-        second.create_run(make_run(run_id="run2"))
-    assert [r.id for r in second.runs()] == ["run1"]
-    first.close()
-    second.close()
-
-
+# -- the claim against a stale plan (the store's claim contract, on every backend:
+# tests/store/test_contract.py) --------------------------------------------------------
 def test_a_seed_whose_holder_dies_after_the_plan_is_taken_over(tmp_path: Path) -> None:
     """The plan saw seed 1 held by a live process; that process dies before the runner comes
     to the seed: the claim (not the stale plan) decides, and the seed is played here."""

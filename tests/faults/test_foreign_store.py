@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_runner import run_cli
-from vlmforge_sqlite.migrations import LATEST_VERSION
+from vlmforge.tracedb.migrations import LATEST_VERSION
 
 SIDE_FILES = ("-wal", "-shm", "-journal")
 RUN = "r1"

@@ -12,15 +12,19 @@ import click
 
 from vlmforge.cli.options import plugins_dir_option
 from vlmforge.errors import ConfigError
+from vlmforge.redaction import redact_text
+
+DEFAULT_TRACE_DB = "traces.db"
 
 
 def _store_options(func: Any) -> Any:
     func = click.option(
         "--trace-db",
-        default="traces.db",
+        default=DEFAULT_TRACE_DB,
         show_default=True,
         metavar="PATH",
-        help="Database file (the store's 'path' setting).",
+        help="Database file (the store's 'path' setting; --store postgres: its DSN, default "
+        "$VLMFORGE_PG_DSN).",
     )(func)
     func = click.option(
         "--store",
@@ -52,7 +56,7 @@ def open_store(
     from vlmforge.store_read import open_store_for_reading
 
     registry = load_registry(plugins_dirs)
-    settings = {"path": trace_db}
+    settings = trace_db_settings(registry.get("store", store_name).load(), trace_db)
     if writable:
         store = build_component(registry, "store", store_name, settings, where="--trace-db")
     else:
@@ -61,7 +65,8 @@ def open_store(
             store_name,
             settings,
             where="--trace-db",
-            missing=f"trace database '{trace_db}' does not exist; pass --trace-db PATH.",
+            missing=f"trace database '{redact_text(trace_db)}' does not exist; pass "
+            "--trace-db PATH.",
         )
     try:
         yield store
@@ -73,13 +78,23 @@ def open_store(
         store.close()
 
 
+def trace_db_settings(factory: Any, trace_db: str) -> dict[str, Any]:
+    """``--trace-db`` as the store's settings: its ``path`` (sqlite), or for a store with a
+    ``dsn`` instead (postgres) the connection string, when given (else the store's default:
+    postgres reads ``$VLMFORGE_PG_DSN``)."""
+    fields = getattr(getattr(factory, "config_model", None), "model_fields", {})
+    if "path" not in fields and "dsn" in fields:
+        return {} if trace_db == DEFAULT_TRACE_DB else {"dsn": trace_db}
+    return {"path": trace_db}
+
+
 def select_runs(store: Any, run_ref: str | None, trace_db: str) -> list[Any]:
     """All runs, or only ``run_ref`` (a name or id), which must exist."""
     runs = list(store.runs())
     if run_ref is not None:
         runs = [r for r in runs if run_ref in (r.id, r.name)]
         if not runs:
-            raise ConfigError(f"no run '{run_ref}' in {trace_db}.")
+            raise ConfigError(f"no run '{run_ref}' in {store.where}.")
     return runs
 
 
@@ -341,5 +356,6 @@ def _frames(store: Any, episode: Any) -> list[tuple[int, bytes]]:
     return frames
 
 
-# `traces rm` and `traces gc` (the commands that delete) register themselves on the group.
-from vlmforge.cli import traces_write  # noqa: E402, F401
+# `traces rm`, `traces gc` (the commands that delete) and `traces copy` register themselves on
+# the group.
+from vlmforge.cli import traces_copy, traces_write  # noqa: E402, F401

@@ -14,9 +14,10 @@ from typing import Any
 
 import click
 
-from vlmforge.cli.traces import _store_options, command
+from vlmforge.cli.traces import _store_options, command, trace_db_settings
 from vlmforge.components import StoreCleanup
 from vlmforge.errors import ConfigError
+from vlmforge.redaction import redact_text
 from vlmforge.store_read import store_exists
 
 
@@ -29,9 +30,12 @@ def open_store_for_writing(
     from vlmforge.components_build import build_component
 
     registry = load_registry(plugins_dirs)
-    settings = {"path": trace_db}
-    if not store_exists(registry.get("store", store_name).load(), settings):
-        raise ConfigError(f"trace database '{trace_db}' does not exist; pass --trace-db PATH.")
+    factory = registry.get("store", store_name).load()
+    settings = trace_db_settings(factory, trace_db)
+    if not store_exists(factory, settings):
+        raise ConfigError(
+            f"trace database '{redact_text(trace_db)}' does not exist; pass --trace-db PATH."
+        )
     store = build_component(registry, "store", store_name, settings, where="--trace-db")
     try:
         if not all(callable(getattr(store, m, None)) for m in ("remove_run", "collect_garbage")):
@@ -105,15 +109,15 @@ def rm_cmd(
     with open_store_for_writing(store_name, trace_db, plugins_dirs) as store:
         run = store.get_run(run_ref)
         if run is None:
-            raise ConfigError(f"no run '{run_ref}' in {trace_db} (see `vlmforge traces list`).")
+            raise ConfigError(f"no run '{run_ref}' in {store.where} (see `vlmforge traces list`).")
         removed = store.remove_run(run.id, force=force)
     if removed.runs == 0:  # removed by another process meanwhile
-        raise ConfigError(f"no run '{run_ref}' in {trace_db} (see `vlmforge traces list`).")
+        raise ConfigError(f"no run '{run_ref}' in {store.where} (see `vlmforge traces list`).")
     if as_json:
         click.echo(_as_json(removed, run_id=run.id, run_name=run.name))
         return
     console().print(
-        f"removed run '{run.name}' ({run.id}) from {trace_db}: {describe(removed)}",
+        f"removed run '{run.name}' ({run.id}) from {store.where}: {describe(removed)}",
         markup=False,
         highlight=False,
         soft_wrap=True,
@@ -139,5 +143,8 @@ def gc_cmd(
         return
     verb = "would remove" if dry_run else "removed"
     console().print(
-        f"{verb} {describe(removed)} from {trace_db}", markup=False, highlight=False, soft_wrap=True
+        f"{verb} {describe(removed)} from {store.where}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )

@@ -27,7 +27,7 @@ from vlmforge.errors import VlmforgeError
 from vlmforge.trace import EpisodeStatus
 
 if TYPE_CHECKING:
-    from vlmforge_sqlite.peewee_store import PeeweeTraceStore
+    from vlmforge.tracedb.store import PeeweeTraceStore
 
 _HASH = re.compile(rb"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
 _CHUNK = 500  # ids per IN (...) list (SQLite allows 32766 parameters; keep statements small)
@@ -78,13 +78,13 @@ def collect_garbage(store: PeeweeTraceStore, *, dry_run: bool) -> StoreCleanup:
     m = store.m
     R, E = m.Run, m.Episode
     with store._lock:
-        with store.db.atomic():  # a read snapshot (WAL): writers go on meanwhile
+        with store._snapshot():  # a read snapshot: writers go on meanwhile
             kept = E.select(E.id).where(E.run.in_(R.select(R.id)))
             settled = {e.id for e in kept.where(E.status != EpisodeStatus.running.value).iterator()}
             refs = _step_refs(store, _payloads(store, kept))
             scanned_blobs = _add_blob_refs(store, refs, set())
         # the write lock (a dry run only reads: a second snapshot)
-        with store.db.atomic() if dry_run else store._write_transaction():
+        with store._snapshot() if dry_run else store._exclusive_transaction():
             now = {e.id for e in E.select(E.id).where(E.run.in_(R.select(R.id))).iterator()}
             for chunk in _chunks(sorted(now - settled)):
                 refs |= _step_refs(store, _payloads(store, E.select(E.id).where(E.id.in_(chunk))))

@@ -7,7 +7,7 @@ vlmforge is refused with a clear message rather than misread.
 
 To change the schema: add a :class:`Migration` with the next number whose ``apply`` issues the
 DDL (raw SQL or ``playhouse.migrate``; never the current model classes, which describe the
-latest schema only), update :mod:`vlmforge_sqlite.models`, and add a test that opens a database
+latest schema only), update :mod:`vlmforge.tracedb.models`, and add a test that opens a database
 at the previous version.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 from vlmforge.errors import VlmforgeError
-from vlmforge_sqlite.models import Models
+from vlmforge.tracedb.models import Models
 
 
 @dataclass(frozen=True)

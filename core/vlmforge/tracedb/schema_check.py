@@ -1,4 +1,5 @@
-"""Whether a file's schema is a vlmforge trace store this vlmforge can open.
+"""Whether a database's schema is a vlmforge trace store this vlmforge can open (any backend:
+the backend reads its tables into a :class:`FileSchema`).
 
 Writers (``vlmforge eval``) accept a new or empty file (they create the tables) and a vlmforge
 store of this or an older schema version (they migrate it). Readers (``vlmforge traces``,
@@ -12,12 +13,42 @@ by a newer vlmforge.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from vlmforge.errors import ConfigError, VlmforgeError
-from vlmforge_sqlite.fileschema import FileSchema
-from vlmforge_sqlite.models import Models
+from vlmforge.tracedb.models import Models
 
 _SHOWN = 6
+
+
+@dataclass(frozen=True)
+class FileSchema:
+    """The tables of a database (the engine's internal ones left out) and their columns."""
+
+    tables: dict[str, set[str]]
+    version: int | None  # MAX(schema_version.version); None without that table
+
+    @property
+    def empty(self) -> bool:
+        return not self.tables
+
+
+@dataclass(frozen=True)
+class Engine:
+    """How messages name a backend's databases."""
+
+    kind: str  # "an SQLite database"
+    empty: str  # "an empty SQLite file"
+    give: str  # what to give instead: "the path of a trace database `vlmforge eval` wrote"
+    new: str  # what a writer also accepts: "a new file"
+
+
+SQLITE = Engine(
+    "an SQLite database",
+    "an empty SQLite file",
+    "the path of a trace database `vlmforge eval` wrote",
+    "a new file",
+)
 
 
 def expected_tables(models: Models) -> dict[str, set[str]]:
@@ -34,18 +65,19 @@ def check_schema(
     where: str,
     *,
     read_only: bool,
+    engine: Engine = SQLITE,
 ) -> None:
     """Raise the error that says why ``where`` cannot be opened; nothing when it can."""
     if schema.empty:
         if read_only:
             raise ConfigError(
-                f"'{where}' is an empty SQLite file (no tables), not a vlmforge trace store. "
-                "Give the path of a trace database `vlmforge eval` wrote."
+                f"'{where}' is {engine.empty} (no tables), not a vlmforge trace store. "
+                f"Give {engine.give}."
             )
         return
     version_columns = expected.get("schema_version", set())
     if schema.version is None or schema.tables.get("schema_version") != version_columns:
-        raise ConfigError(_foreign(where, schema, read_only))
+        raise ConfigError(_foreign(where, schema, read_only, engine))
     if schema.version > latest_version:
         raise VlmforgeError(
             f"trace store {where} has schema version {schema.version}, newer than this vlmforge "
@@ -53,7 +85,7 @@ def check_schema(
         )
     extra = sorted(set(schema.tables) - set(expected))
     if extra:
-        raise ConfigError(_foreign(where, schema, read_only, extra))
+        raise ConfigError(_foreign(where, schema, read_only, engine, extra))
     if read_only:
         missing = _missing(schema, expected)
         lacks = _listing(missing)
@@ -73,7 +105,7 @@ def check_schema(
 
 
 def _foreign(
-    where: str, schema: FileSchema, read_only: bool, extra: list[str] | None = None
+    where: str, schema: FileSchema, read_only: bool, engine: Engine, extra: list[str] | None = None
 ) -> str:
     tables = extra if extra is not None else sorted(schema.tables)
     shown = _listing(tables)
@@ -84,9 +116,8 @@ def _foreign(
         else "vlmforge does not add its tables to another application's database"
     )
     return (
-        f"'{where}' is an SQLite database but not a vlmforge trace store ({which}: {shown}); "
-        f"{action}. Give the path of a trace database `vlmforge eval` wrote"
-        + ("." if read_only else ", or a new file.")
+        f"'{where}' is {engine.kind} but not a vlmforge trace store ({which}: {shown}); "
+        f"{action}. Give {engine.give}" + ("." if read_only else f", or {engine.new}.")
     )
 
 

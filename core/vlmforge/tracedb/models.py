@@ -2,7 +2,8 @@
 
 The same models serve any peewee database: :func:`make_models` binds a fresh set of model
 classes to one database object, so several stores (a test's two files, SQLite and PostgreSQL)
-can be open in one process at once.
+can be open in one process at once. Floats are ``DoubleField`` (8 bytes: SQLite's ``FLOAT``,
+PostgreSQL's ``DOUBLE PRECISION``; PostgreSQL's ``REAL`` would round rewards and latencies).
 
 Layout (see docs/trace-store.md):
 
@@ -99,7 +100,7 @@ def make_models(database: pw.Database) -> Models:
         status = pw.CharField(max_length=16, index=True)
         steps = pw.IntegerField(default=0)
         env_steps = pw.IntegerField(default=0)
-        total_reward = pw.FloatField(default=0.0)
+        total_reward = pw.DoubleField(default=0.0)
         achievements = pw.TextField(default="[]")  # JSON list, unique, in unlock order
         unique_achievements = pw.IntegerField(default=0, index=True)
         termination = pw.TextField(null=True)
@@ -111,8 +112,8 @@ def make_models(database: pw.Database) -> Models:
         total_tokens = pw.IntegerField(null=True)
         started_at = pw.TextField()
         finished_at = pw.TextField(null=True)
-        policy_time_s = pw.FloatField(default=0.0)
-        env_time_s = pw.FloatField(default=0.0)
+        policy_time_s = pw.DoubleField(default=0.0)
+        env_time_s = pw.DoubleField(default=0.0)
         owner = pw.TextField(null=True)  # "host:pid" of the writing process while running
 
         class Meta:
@@ -125,7 +126,7 @@ def make_models(database: pw.Database) -> Models:
             Episode, column_name="episode_id", on_delete="CASCADE", index=False
         )
         index = pw.IntegerField()  # type: ignore[assignment]  # the column shadows Model.index
-        reward = pw.FloatField()
+        reward = pw.DoubleField()
         n_actions = pw.IntegerField()
         n_tool_calls = pw.IntegerField()
         invalid = pw.BooleanField()  # an invalid decision (no usable tool call, or invalid parts)
@@ -133,8 +134,8 @@ def make_models(database: pw.Database) -> Models:
         has_error = pw.BooleanField()
         prompt_tokens = pw.IntegerField(null=True)
         completion_tokens = pw.IntegerField(null=True)
-        policy_latency_s = pw.FloatField()
-        env_latency_s = pw.FloatField()
+        policy_latency_s = pw.DoubleField()
+        env_latency_s = pw.DoubleField()
         payload = pw.BlobField()  # zlib(JSON) of the rest of the Step, see codec.py
 
         class Meta:

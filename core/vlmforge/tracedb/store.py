@@ -1,8 +1,8 @@
-"""A trace store over any peewee database (the SQLite store is a thin subclass).
-
-A PostgreSQL store is a subclass that builds a ``peewee.PostgresqlDatabase`` and, if needed,
-overrides :meth:`PeeweeTraceStore._write_transaction` and :meth:`PeeweeTraceStore._is_alive`:
-the tables, codec, queries and migrations are shared.
+"""A trace store over any peewee database; the ``sqlite`` and ``postgres`` stores are thin
+subclasses that build their database, check it before writing and override the transaction
+hooks (:meth:`PeeweeTraceStore._write_transaction`, :meth:`PeeweeTraceStore._exclusive_transaction`,
+:meth:`PeeweeTraceStore._snapshot`, :meth:`PeeweeTraceStore._migrate`): the tables, codec,
+queries, cleanup and migrations are shared and backend-neutral.
 
 One store object is used by one thread at a time (the eval runner gives it a dedicated thread);
 writes are serialised by a lock in any case. Several processes may write one database.
@@ -33,9 +33,9 @@ from vlmforge.errors import RunExistsError, VlmforgeError
 from vlmforge.images import PngImage
 from vlmforge.redaction import redact_config, redact_text
 from vlmforge.trace import Episode, EpisodeStatus, Run, Step
-from vlmforge_sqlite import cleanup, codec
-from vlmforge_sqlite.migrations import migrate
-from vlmforge_sqlite.models import make_models
+from vlmforge.tracedb import cleanup, codec
+from vlmforge.tracedb.migrations import migrate
+from vlmforge.tracedb.models import make_models
 
 _CACHE_LIMIT = 100_000
 # Episode columns rewritten with every step (everything but identity and start time).
@@ -91,12 +91,25 @@ class PeeweeTraceStore:
         self.db.connect(reuse_if_open=True)
         self.applied_migrations: list[int] = []
         if not read_only:
-            self.applied_migrations = migrate(self.db, self.m, self._write_transaction, where)
+            self.applied_migrations = self._migrate()
             self.recover_interrupted()
 
     # -- hooks for other databases ---------------------------------------------------------
+    def _migrate(self) -> list[int]:
+        """Apply the missing migrations (PostgreSQL serialises concurrent openers first)."""
+        return migrate(self.db, self.m, self._write_transaction, self.where)
+
     def _write_transaction(self) -> AbstractContextManager[object]:
         """A transaction for writes (SQLite takes the write lock up front)."""
+        return self.db.atomic()
+
+    def _exclusive_transaction(self) -> AbstractContextManager[object]:
+        """A write transaction no other writer's step can interleave with (garbage collection
+        deletes frames a concurrent step might refer to). SQLite's write lock is exclusive."""
+        return self._write_transaction()
+
+    def _snapshot(self) -> AbstractContextManager[object]:
+        """A read transaction that sees one consistent state (SQLite WAL: every one does)."""
         return self.db.atomic()
 
     def _is_alive(self, owner: str) -> bool | None:
@@ -130,10 +143,16 @@ class PeeweeTraceStore:
         columns = codec.run_columns(run, self._redact_config)
         columns["system_prompt"] = run.system_prompt and self._redact(run.system_prompt)
         R = self.m.Run
-        with self._lock, self._write_transaction():
+        taken = RunExistsError(f"a run named '{run.name}' already exists in {self.where}")
+        try:
+            with self._lock, self._write_transaction():
+                if R.select().where(R.name == run.name).exists():
+                    raise taken
+                R.insert(**columns).execute()
+        except pw.IntegrityError:  # a concurrent creator committed first (row locks, no table lock)
             if R.select().where(R.name == run.name).exists():
-                raise RunExistsError(f"a run named '{run.name}' already exists in {self.where}")
-            R.insert(**columns).execute()
+                raise taken from None
+            raise
 
     def update_run(self, run: Run) -> None:
         columns = codec.run_columns(run, self._redact_config)
@@ -326,6 +345,10 @@ class PeeweeTraceStore:
                     new_blobs[key] = codec.compress(text, self.level)
             if episode is not None:
                 episodes[episode.id] = episode
+        # sorted by key: concurrent writers of the same new rows lock them in one order (a
+        # database with row locks would otherwise deadlock two steps inserting A, B and B, A)
+        new_images = dict(sorted(new_images.items()))
+        new_blobs = dict(sorted(new_blobs.items()))
         sql = self._sql
         with self._lock:
             with self._write_transaction():
@@ -346,7 +369,7 @@ class PeeweeTraceStore:
                             sql["achievement"],
                             [(step.episode_id, step.index, name) for name in step.achievements],
                         )
-                for episode in episodes.values():
+                for _, episode in sorted(episodes.items()):
                     columns = codec.episode_columns(episode)
                     columns["error"] = episode.error and self._redact(episode.error)
                     cursor.execute(
