@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import median, report
+from _common import add_smoke_flag, median, report
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -101,7 +101,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--writers", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.steps, args.writers, args.repeats = 20, 2, 1
     load = os.getloadavg()[0]
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
