@@ -7,6 +7,8 @@ numba are imported only when the environment is used.
 
 from __future__ import annotations
 
+from typing import Any
+
 from vlmforge.hookspecs import hookimpl
 from vlmforge.registry import Register
 
@@ -20,6 +22,11 @@ def register_environments(register: Register) -> None:
         requires=("crafter",),
         install_hint="pip install crafter numba",
     )
+    register(
+        "crafter-probes",
+        "vlmforge_crafter.probes.env:ProbeEnvironment",
+        description="Vision probes: questions with exact answers about recorded crafter frames.",
+    )
 
 
 @hookimpl
@@ -29,3 +36,20 @@ def register_policies(register: Register) -> None:
         "vlmforge_crafter.teacher.policy:ScriptedPolicy",
         description="Rule-based Crafter player (tech tree, survival, shelters); no network.",
     )
+    register(
+        "probe-oracle",
+        "vlmforge_crafter.probes.answerers:OracleAnswerer",
+        description="Answers crafter-probes exactly from the ground truth (perception QA rows).",
+    )
+    register(
+        "probe-random",
+        "vlmforge_crafter.probes.answerers:RandomAnswerer",
+        description="Answers crafter-probes uniformly among each question's choices (chance).",
+    )
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from vlmforge_crafter.probes.command import command as probe
+
+    cli.add_command(probe)
