@@ -222,6 +222,4 @@ def probe_type(type_id: str) -> ProbeType:
     try:
         return BY_ID[type_id]
     except KeyError:
-        raise KeyError(
-            f"unknown probe type '{type_id}'; known: {', '.join(BY_ID)}"
-        ) from None
+        raise KeyError(f"unknown probe type '{type_id}'; known: {', '.join(BY_ID)}") from None

@@ -16,7 +16,9 @@ EXIT_INTERRUPTED = 130
 @click.command("probe")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Probe TOML file.")
 @click.option("--trace-db", default=None, metavar="PATH", help="Store of recorded crafter runs.")
-@click.option("--policy", default=None, metavar="NAME", help="Policy answering (replaces [policy]).")
+@click.option(
+    "--policy", default=None, metavar="NAME", help="Policy answering (replaces [policy])."
+)
 @click.option("--model", default=None, help="Model name for the policy (sets its 'model').")
 @click.option("--frames", type=int, default=None, help="Frames to sample (default 40).")
 @click.option("--seed", type=int, default=None, help="Seed of the sample (default 0).")

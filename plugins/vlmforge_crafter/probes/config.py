@@ -29,13 +29,15 @@ class ProbesConfig(StrictModel):
         None,
         description="Only frames of source episodes with these seeds (e.g. held-out seeds).",
     )
-    frames: int = Field(40, ge=1, le=100_000, description="How many frames to sample.")
+    frames: int = Field(40, ge=1, le=10_000, description="How many frames to sample.")
     seed: int = Field(0, description="Seed of the frame sample and the per-frame probe choice.")
     types: list[str] = Field(
         default_factory=list, description="Probe types to ask (empty: every type)."
     )
     probes_per_frame: int | None = Field(
-        None, ge=1, description="Ask this many of the types per frame, chosen by seed (default all)."
+        None,
+        ge=1,
+        description="Ask this many of the types per frame, chosen by seed (default all).",
     )
     observation: ProbeObservation = Field(
         "image",
@@ -62,7 +64,8 @@ class ProbesConfig(StrictModel):
         return None if value is None else checked_seeds(value)
 
     def type_ids(self) -> list[str]:
-        return list(self.types) if self.types else list(BY_ID)
+        """The types to ask, in catalog order (whatever order ``types`` lists them in)."""
+        return [t for t in BY_ID if t in self.types] if self.types else list(BY_ID)
 
     def seed_list(self) -> list[int] | None:
         return None if self.episode_seeds is None else parse_seeds(self.episode_seeds)

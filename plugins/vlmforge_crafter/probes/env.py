@@ -72,8 +72,10 @@ def parse_answer(tool_calls: Sequence[ToolCall]) -> tuple[str | None, list[Inval
         arguments = None
     given = arguments.get(ANSWER_ARG) if isinstance(arguments, dict) else None
     if not isinstance(given, str):
-        detail = f"arguments must be {{\"{ANSWER_ARG}\": \"...\"}}"
-        return None, [InvalidAction(kind="malformed_arguments", detail=detail, tool_call_id=call.id)]
+        detail = f'arguments must be {{"{ANSWER_ARG}": "..."}}'
+        return None, [
+            InvalidAction(kind="malformed_arguments", detail=detail, tool_call_id=call.id)
+        ]
     if given not in ALL_ANSWERS:
         detail = f"'{given}' is not one of the answers"
         invalid.insert(0, InvalidAction(kind="unknown_action", detail=detail, tool_call_id=call.id))
@@ -194,4 +196,3 @@ def open_source(config: ProbesConfig) -> Any:
         missing=f"[probes] trace_db: no trace store at {config.trace_db}; give the database "
         "of recorded crafter runs (--trace-db).",
     )
-

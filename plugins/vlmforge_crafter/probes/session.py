@@ -21,13 +21,13 @@ from typing import Any
 from pydantic import Field
 
 from vlmforge.config import DEFAULT_STORE, LoadedConfig, StoreSection, StrictModel
+from vlmforge.errors import ConfigError
 from vlmforge.eval_config import (
     DEFAULT_MAX_FAILED_FRACTION,
     EvalConfig,
     LoadedEvalConfig,
     PolicySection,
 )
-from vlmforge.errors import ConfigError
 from vlmforge_crafter.probes.config import ProbesConfig
 from vlmforge_crafter.probes.env import ENV_NAME
 
@@ -62,9 +62,13 @@ def load_probe_config(path: str | None, flags: dict[str, Any]) -> LoadedConfig[P
     [probes] keys above, run_name, concurrency, json_summary, policy, model, out_db."""
     from vlmforge.config import load_command_config
 
+    def table(data: dict[str, Any], key: str) -> dict[str, Any]:
+        value = data.get(key)
+        return dict(value) if isinstance(value, dict) else {}
+
     def prepare(data: dict[str, Any]) -> dict[str, Any]:
         if flags.get("policy"):
-            current = data.get("policy") if isinstance(data.get("policy"), dict) else {}
+            current = table(data, "policy")
             if current.get("name") != flags["policy"]:
                 current = {}
             data["policy"] = {**current, "name": flags["policy"]}
@@ -73,17 +77,15 @@ def load_probe_config(path: str | None, flags: dict[str, Any]) -> LoadedConfig[P
                 raise ConfigError("--model needs a policy: add --policy NAME or a [policy] table.")
             data["policy"] = {**data["policy"], "model": flags["model"]}
         if flags.get("out_db"):
-            store = data.get("store") if isinstance(data.get("store"), dict) else {}
+            store = table(data, "store")
             data["store"] = {"name": DEFAULT_STORE, **store, "path": flags["out_db"]}
         if "policy" not in data:
             raise ConfigError("no policy: pass --policy NAME or add a [policy] table.")
-        probes = data.get("probes") if isinstance(data.get("probes"), dict) else {}
+        probes = table(data, "probes")
         given = {k: flags.get(k) for k in PROBE_FLAGS if flags.get(k) not in (None, ())}
         data["probes"] = {**probes, **given}
         if "trace_db" not in data["probes"]:
-            raise ConfigError(
-                "no source of frames: pass --trace-db PATH or set [probes] trace_db."
-            )
+            raise ConfigError("no source of frames: pass --trace-db PATH or set [probes] trace_db.")
         return data
 
     top = {k: flags.get(k) for k in TOP_FLAGS}
