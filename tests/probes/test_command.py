@@ -113,3 +113,14 @@ def test_example_configs_load(path: Path) -> None:
         validate(model, settings, str(path), toml=source)
     else:
         load_eval_config(str(path), {})
+
+
+def test_every_probe_key_is_in_the_config_reference() -> None:
+    from vlmforge_crafter.probes.config import ProbesConfig
+    from vlmforge_crafter.probes.session import ProbeCommandConfig
+
+    text = (ROOT / "docs" / "config-reference.md").read_text()
+    section = text.split("## `vlmforge probe`")[1].split("\n## ")[0]
+    keys = set(ProbeCommandConfig.model_fields) | set(ProbesConfig.model_fields)
+    missing = sorted(k for k in keys if f"`{k}`" not in section and f"`[{k}]`" not in section)
+    assert not missing

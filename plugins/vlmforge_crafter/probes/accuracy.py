@@ -59,6 +59,7 @@ class TypeTally:
             "chance": kind.chance if kind is not None else None,
             "majority": majority[1] / sum(self.answers.values()) if majority else None,
             "majority_answer": majority[0] if majority else None,
+            "answers": dict(sorted(self.answers.items())),  # the exact answers' counts
             "invalid": self.invalid,
             "failed": self.failed,
         }
@@ -90,8 +91,8 @@ def probe_report(store: Any, run: Run) -> dict[str, Any]:
     overall = total.row("all")
     overall.pop("chance")
     overall["chance"] = _mean_chance(tallies)
-    overall.pop("majority")
-    overall.pop("majority_answer")
+    for key in ("majority", "majority_answer", "answers"):
+        overall.pop(key)
     return {
         "version": 1,
         "probe_version": run.env_config.get("probe_version", PROBE_VERSION),

@@ -82,12 +82,12 @@ def command(
 
 
 class _Display:
-    """A progress bar over the probes; notices on stderr."""
+    """A progress bar over the probes (terminals only); failed probes and notices on stderr."""
 
     def __init__(self) -> None:
-        from vlmforge.cli.output import console, error_console
+        from vlmforge.cli.output import error_console
 
-        self.out, self.err = console(), error_console()
+        self.err = error_console()
         self._shown = ExitStack()
 
     def events(self) -> Any:
@@ -99,10 +99,23 @@ class _Display:
         )  # fmt: skip
 
     def _run_started(self, item: Any, total: int, many: bool) -> Any:
-        from vlmforge.cli.eval_display import EvalProgress
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-        progress = EvalProgress(self.out, self.err, total, None)
-        return self._shown.enter_context(progress).events()
+        from vlmforge.runner import RunnerEvents
+
+        progress = Progress(
+            "[bold]probes", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=self.err, disable=not self.err.is_terminal, transient=True,
+        )  # fmt: skip
+        task = progress.add_task("probes", total=total)
+        self._shown.enter_context(progress)
+
+        def finished(episode: Any) -> None:
+            progress.advance(task)
+            if episode.error:
+                self.err.print(f"probe {episode.seed} failed: {episode.error}", markup=False)
+
+        return RunnerEvents(episode_finished=finished, episode_skipped=lambda _: None)
 
     def _run_finished(self, item: Any) -> None:
         self._shown.close()
