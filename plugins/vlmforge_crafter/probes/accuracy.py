@@ -83,8 +83,9 @@ def probe_report(store: Any, run: Run) -> dict[str, Any]:
             for t in (tally, total):
                 t.n += 1
                 t.correct += int(correct)
-                t.failed += int(step.error is not None and "answer" not in step.info)
-                t.invalid += int(bool(step.invalid) and step.error is None)
+                scored = "answer" in step.info  # the environment scored an answer
+                t.failed += int(not scored)
+                t.invalid += int(scored and bool(step.invalid))
                 if isinstance(answer, str):
                     t.answers[answer] += 1
     order = [t for t in BY_ID if t in tallies] + sorted(set(tallies) - set(BY_ID))
@@ -102,9 +103,21 @@ def probe_report(store: Any, run: Run) -> dict[str, Any]:
         "policy": run.policy_name,
         "model": run.model,
         "observation": run.env_config.get("observation"),
+        # False: the policy sent no image (a model the openai policy does not know as a vision
+        # model, or use_vision = false), so these answers are not about the frames
+        "policy_sees_frames": _sees_frames(run.policy_config),
         "types": [tallies[t].row(t) for t in order],
         "overall": overall,
     }
+
+
+def _sees_frames(settings: dict[str, Any]) -> bool | None:
+    """The policy's ``use_vision`` as resolved (``resolved.use_vision`` first), None if unsaid."""
+    resolved = settings.get("resolved")
+    if isinstance(resolved, dict) and isinstance(resolved.get("use_vision"), bool):
+        return bool(resolved["use_vision"])
+    value = settings.get("use_vision")
+    return value if isinstance(value, bool) else None
 
 
 def _mean_chance(tallies: dict[str, TypeTally]) -> float | None:

@@ -70,6 +70,14 @@ def command(
 
     for report in results.reports:
         console().print(report_table(report))
+        if report.get("policy_sees_frames") is False:
+            from vlmforge.cli.output import error_console
+
+            error_console().print(
+                f"warning: policy '{report['policy']}' does not see the frames (it sent no "
+                "image): set use_vision = true in [policy] for a vision model.",
+                markup=False,
+            )
     if results.eval.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     failures = results.eval.failures()
