@@ -124,3 +124,60 @@ def test_every_probe_key_is_in_the_config_reference() -> None:
     keys = set(ProbeCommandConfig.model_fields) | set(ProbesConfig.model_fields)
     missing = sorted(k for k in keys if f"`{k}`" not in section and f"`[{k}]`" not in section)
     assert not missing
+
+
+def test_runs_select_the_source_runs(cli: Cli, source_db: Path, tmp_path: Path) -> None:
+    from vlmforge_crafter.probes.config import ProbesConfig
+    from vlmforge_crafter.probes.env import ProbeEnvironment
+
+    cfg = {"trace_db": str(source_db), "frames": 3, "types": ["food"], "runs": ["teacher"]}
+    env = ProbeEnvironment(ProbesConfig.model_validate(cfg))
+    assert {p.frame.run_name for p in env.probes} == {"teacher"}
+    out = tmp_path / "p.db"
+    missing = cli("probe", "--trace-db", str(source_db), "--policy", "probe-oracle", "--run",
+                  "nope", "--out-db", str(out))  # fmt: skip
+    assert missing.returncode == 2 and "no run 'nope'" in missing.stderr
+    # a probe run is not a source of frames
+    assert (
+        cli(
+            "probe",
+            "--trace-db",
+            str(source_db),
+            "--policy",
+            "probe-oracle",
+            "--frames",
+            "1",
+            "--types",
+            "food",
+            "--out-db",
+            str(out),
+            "--run-name",
+            "p1",
+        ).returncode
+        == 0
+    )
+    not_crafter = cli("probe", "--trace-db", str(out), "--policy", "probe-oracle", "--run", "p1")
+    assert not_crafter.returncode == 2 and "not crafter" in not_crafter.stderr
+
+
+def test_unknown_source_store_is_named(cli: Cli, source_db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "probe.toml"
+    path.write_text(f'[probes]\ntrace_db = "{source_db}"\nstore = "postgres"\n'
+                    '[policy]\nname = "probe-oracle"\n')  # fmt: skip
+    result = cli("probe", "--config", str(path), "--out-db", str(tmp_path / "o.db"))
+    assert result.returncode == 2 and "postgres" in result.stderr
+
+
+def test_session_settings_reach_the_eval(source_db: Path) -> None:
+    from vlmforge_crafter.probes.session import eval_config, load_probe_config
+
+    flags = {"trace_db": str(source_db), "policy": "probe-random", "frames": 5,
+             "probes_per_frame": 2, "concurrency": 7}  # fmt: skip
+    loaded = load_probe_config(None, flags)
+    cfg = loaded.config.model_copy(update={"tags": ["mine"], "max_failed_fraction": 0.1})
+    session = eval_config(cfg)
+    assert session.seed_list() == list(range(10))
+    assert (session.concurrency, session.max_failed_fraction) == (7, 0.1)
+    assert session.tags == ["probes", "mine"]
+    assert session.store.settings() == {"path": str(source_db)}  # default: the source store
+    assert session.env is not None and session.env.name == "crafter-probes"
