@@ -48,7 +48,7 @@ def test_oracle_scores_100_percent_on_every_type(source_db: Path, tmp_path: Path
 
 
 def test_random_scores_chance_within_its_interval(source_db: Path, tmp_path: Path) -> None:
-    report = _run(source_db, tmp_path / "probes.db", "probe-random", frames=40)
+    report = _run(source_db, tmp_path / "probes.db", "probe-random", frames=30)
     overall = report["overall"]
     low, high = overall["ci95"]
     assert low <= overall["chance"] <= high
