@@ -1,14 +1,16 @@
 """Does a tiny model trained on probe rows from this pipeline see anything? (docs/probes.md)
 
-    .venv/bin/python benchmarks/probe_learning.py [--workdir DIR] [--skip-to STAGE]
+    .venv/bin/python benchmarks/probe_learning.py [--trainer sft|lora-sft] [--workdir DIR]
+                                                  [--skip-to STAGE]
 
 Runs, in ``--workdir`` (default ``probe-bench``), exactly the commands of docs/probes.md with the
 configs in ``configs/probe_*.toml``: the scripted teacher records frames (training seeds 0-11,
 held-out seeds 100-103, 128 px), ``probe-oracle`` answers the probes of 400 training frames,
 ``vlmforge filter`` exports them, ``vlmforge models tiny`` builds the tiny Qwen2-VL,
-``vlmforge train`` (the ``lora-sft`` trainer) trains it, and the trained model (``hf``,
-``decoding = "score"``) and ``probe-random`` answer the probes of 120 held-out frames. Prints
-JSON and a table: per probe type the trained model's accuracy with its 95% interval, chance,
+``vlmforge train`` trains it (``--trainer lora-sft``: configs/probe_train_tiny.toml, the
+default; ``sft``: configs/probe_train_sft_tiny.toml, full fine-tuning), and the trained model
+(``hf``, ``decoding = "score"``) and ``probe-random`` answer the probes of 120 held-out frames.
+Prints JSON and a table: per probe type the trained model's accuracy with its 95% interval, chance,
 the training set's most frequent answer applied to the held-out frames ("prior"), and
 whether the interval lies above each.
 """
@@ -27,26 +29,32 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
 VLMFORGE = [sys.executable, "-m", "vlmforge"]
 
-STAGES: list[tuple[str, list[str]]] = [
+TRAIN = {"lora-sft": "probe_train_tiny.toml", "sft": "probe_train_sft_tiny.toml"}
+HELDOUT = {"lora-sft": "probe_hf_tiny.toml", "sft": "probe_hf_sft_tiny.toml"}
+
+
+def stages(trainer: str) -> list[tuple[str, list[str]]]:
+    """The commands, in order, for ``trainer``."""
+    return [
     ("source", ["eval", "--config", str(CONFIGS / "probe_source_eval.toml")]),
     ("oracle", ["probe", "--config", str(CONFIGS / "probe_oracle.toml"),
                 "--json-summary", "probe-work/oracle.json"]),
     ("filter", ["filter", "--config", str(CONFIGS / "probe_filter.toml")]),
     ("model", ["models", "tiny", "--family", "qwen2-vl", "--out", "probe-work/tiny",
                "--tokenizer-corpus", "probe-work/export/train.jsonl", "--overwrite"]),
-    ("train", ["train", "--config", str(CONFIGS / "probe_train_tiny.toml")]),
-    ("heldout", ["probe", "--config", str(CONFIGS / "probe_hf_tiny.toml"),
+    ("train", ["train", "--config", str(CONFIGS / TRAIN[trainer])]),
+    ("heldout", ["probe", "--config", str(CONFIGS / HELDOUT[trainer]),
                  "--json-summary", "probe-work/heldout.json"]),
-    ("random", ["probe", "--config", str(CONFIGS / "probe_hf_tiny.toml"), "--policy",
+    ("random", ["probe", "--config", str(CONFIGS / HELDOUT[trainer]), "--policy",
                 "probe-random", "--run-name", "probe-random-heldout",
                 "--json-summary", "probe-work/random.json"]),
-]  # fmt: skip
+    ]  # fmt: skip
 
 
-def run_stages(workdir: Path, skip_to: str | None) -> dict[str, float]:
+def run_stages(workdir: Path, trainer: str, skip_to: str | None) -> dict[str, float]:
     times: dict[str, float] = {}
     started = skip_to is None
-    for name, args in STAGES:
+    for name, args in stages(trainer):
         started = started or name == skip_to
         if not started:
             continue
@@ -92,13 +100,15 @@ def compare(workdir: Path) -> list[dict[str, Any]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default="probe-bench")
-    parser.add_argument("--skip-to", choices=[s for s, _ in STAGES], default=None)
+    parser.add_argument("--trainer", choices=sorted(TRAIN), default="lora-sft")
+    parser.add_argument("--skip-to", choices=[s for s, _ in stages("sft")], default=None)
     args = parser.parse_args()
     workdir = Path(args.workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    times = run_stages(workdir, args.skip_to)
+    times = run_stages(workdir, args.trainer, args.skip_to)
     rows = compare(workdir)
     doc = {
+        "trainer": args.trainer,
         "stage_seconds": times,
         "types": rows,
         "beats_chance": sum(r["beats_chance"] for r in rows),
