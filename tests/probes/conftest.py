@@ -8,6 +8,7 @@ it by the real eval session.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,8 @@ def source_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-def open_store(path: Path, *, read_only: bool = True):  # type: ignore[no-untyped-def]
+def open_store(path: Path, *, read_only: bool = True) -> Any:
+    """The sqlite store at ``path`` (read-only by default)."""
     from vlmforge_sqlite.store import SqliteStore, SqliteStoreConfig
 
     return SqliteStore(SqliteStoreConfig(path=str(path), read_only=read_only))

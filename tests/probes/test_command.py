@@ -72,6 +72,14 @@ def test_bad_config_is_a_clear_usage_error(
     assert not out.exists()
 
 
+def test_json_summary_folder_is_refused_first(cli: Cli, source_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o.db"
+    result = cli("probe", "--trace-db", str(source_db), "--policy", "probe-oracle",
+                 "--json-summary", str(tmp_path), "--out-db", str(out))  # fmt: skip
+    assert result.returncode == 2 and "is a folder" in result.stderr
+    assert not out.exists()
+
+
 def test_missing_source_is_refused_and_not_created(cli: Cli, tmp_path: Path) -> None:
     missing = tmp_path / "nothing.db"
     result = cli("probe", "--trace-db", str(missing), "--policy", "probe-oracle",

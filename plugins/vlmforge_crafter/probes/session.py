@@ -131,6 +131,10 @@ def run_probes(
     from vlmforge_crafter.probes.accuracy import probe_report
 
     config = loaded.config
+    if config.json_summary and Path(config.json_summary).is_dir():
+        raise ConfigError(
+            f"json_summary '{config.json_summary}' (--json-summary) is a folder; give a file path."
+        )
     session_config = LoadedEvalConfig(
         eval_config(config), loaded.source, loaded.where, overridden={"env"}
     )
@@ -150,8 +154,22 @@ def run_probes(
     finally:
         store.close()
     if config.json_summary:
-        target = Path(config.json_summary)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        doc = {"version": 1, "reports": reports}
-        target.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        _write_json(Path(config.json_summary), {"version": 1, "reports": reports})
     return ProbeResults(results, reports)
+
+
+def _write_json(target: Path, doc: dict[str, Any]) -> None:
+    """Write the report; a full disk leaves no half-written file and names the fix."""
+    from vlmforge.errors import StorageFullError, is_disk_full
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        target.unlink(missing_ok=True)
+        raise StorageFullError(
+            f"the disk holding json_summary '{target}' is full ({exc.strerror}); the probe runs "
+            "are complete in the trace store: re-run with --resume to print their report."
+        ) from None
