@@ -51,3 +51,26 @@ def test_per_frame_choice_is_seeded_and_keeps_catalog_order(source_db: Path) -> 
 def test_episode_seeds_select_the_source_episodes(source_db: Path) -> None:
     env = _env(source_db, frames=10, episode_seeds="1", types=["daylight"])
     assert {p.frame.episode_seed for p in env.probes} == {1}
+
+
+def test_the_same_runs_recorded_again_give_the_same_probe_set(
+    source_db: Path, tmp_path: Path
+) -> None:
+    """Storage ids (episode ids) differ between two recordings of the same episodes; the sample
+    follows what was recorded (run name, seed, step), so the probe set is the same."""
+    from tests.conftest import run_cli
+    from tests.probes.conftest import TEACHER_STEPS
+
+    again = tmp_path / "again.db"
+    result = run_cli(
+        "eval", "--env", "crafter", "--policy", "scripted", "--seeds", "0-1", "--concurrency",
+        "2", "--max-steps", str(TEACHER_STEPS), "--trace-db", str(again), "--run-name", "teacher",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    a = _env(source_db, frames=10, seed=2, probes_per_frame=4)
+    b = _env(again, frames=10, seed=2, probes_per_frame=4)
+    assert {p.frame.episode_id for p in a.probes}.isdisjoint(p.frame.episode_id for p in b.probes)
+    assert a.digest == b.digest
+    assert [(p.frame.image_sha256, p.type.id, p.answer) for p in a.probes] == [
+        (p.frame.image_sha256, p.type.id, p.answer) for p in b.probes
+    ]

@@ -1,9 +1,10 @@
 """The recorded frames of a source trace store and the seeded sample of them.
 
 A frame is one recorded step of a ``crafter`` run: its newest image (the frame the policy saw),
-its text observation and its ground truth. The sample is drawn from the steps' stable order
-(run, seed, episode, step index) with a seeded RNG, so the same store and seed always give the
-same frames. The source store is opened read-only and closed before anything is played.
+its text observation and its ground truth. The sample is drawn with a seeded RNG from the steps
+in the order (run name, episode seed, step index), which depends on what was recorded, not on
+storage ids, so the same recorded runs and seed always give the same frames. The source store
+is opened read-only and closed before anything is played.
 """
 
 from __future__ import annotations
@@ -102,7 +103,13 @@ def sample_frames(store: Any, config: ProbesConfig) -> list[Frame]:
     runs = source_runs(store, config)
     names = {r.id: r.name for r in runs}
     query = EpisodeQuery(run_ids=[r.id for r in runs], seeds=config.seed_list())
-    candidates = [(m.episode_id, m.index) for m in store.step_metrics(query)]
+    seeds = {e.id: (names[e.run_id], e.seed) for e in store.episodes(query=query)}
+    # ordered by what the steps are (run name, episode seed, step), not by storage ids, so a
+    # copy of the store or the same runs recorded again give the same sample
+    candidates = sorted(
+        ((m.episode_id, m.index) for m in store.step_metrics(query)),
+        key=lambda c: (*seeds[c[0]], c[0], c[1]),
+    )
     if len(candidates) < config.frames:
         raise ConfigError(
             f"[probes] frames = {config.frames}, but the selected runs of {config.trace_db} "

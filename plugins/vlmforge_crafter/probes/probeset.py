@@ -47,7 +47,7 @@ def build_probes(
     for frame in frames:
         chosen = types
         if per_frame is not None and per_frame < len(types):
-            rng = sample_rng(seed, "types", frame.episode_id, frame.step)
+            rng = sample_rng(seed, "types", frame.run_name, frame.episode_seed, frame.step)
             keep = set(rng.sample(range(len(types)), per_frame))
             chosen = [t for i, t in enumerate(types) if i in keep]
         view = frame.view()
@@ -60,10 +60,12 @@ def build_probes(
 
 
 def digest(probes: Sequence[Probe]) -> str:
-    """sha256 (first 16 hex digits) of the set: version, each frame and question, each answer."""
+    """sha256 (first 16 hex digits) of the set: version, each frame (run name, episode seed,
+    step, image) and question, each answer."""
     payload = [
-        [p.frame.episode_id, p.frame.step, p.frame.image_sha256, p.type.id, p.answer]
+        [p.frame.run_name, p.frame.episode_seed, p.frame.step, p.frame.image_sha256, p.type.id,
+         p.answer]
         for p in probes
-    ]
+    ]  # fmt: skip
     data = json.dumps([PROBE_VERSION, payload], separators=(",", ":")).encode()
     return hashlib.sha256(data).hexdigest()[:16]
