@@ -28,10 +28,12 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("decoding", ["score", "constrained"])  # both valid by construction
 def test_hf_probe_run_is_recorded_with_valid_answers(
-    cli: Cli, source_db: Path, tiny: Path, tmp_path: Path, decoding: str
+    cli: Cli, source_db: Path, tiny: Path, tmp_path: Path
 ) -> None:
+    # score ranks the enum's answers by likelihood: valid by construction (as "constrained" is;
+    # left out here for time, it runs the same enum through a grammar)
+    decoding = "score"
     out, summary = tmp_path / "hf.db", tmp_path / "hf.json"
     config = tmp_path / "probe.toml"
     config.write_text(
