@@ -9,7 +9,7 @@ numba are imported only when the environment is used.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vlmforge.hookspecs import hookimpl
 from vlmforge.registry import Register
@@ -28,6 +28,11 @@ def register_environments(register: Register) -> None:
         requires=("crafter",),
         install_hint="pip install crafter numba",
     )
+    register(
+        "crafter-probes",
+        "vlmforge_crafter.probes.env:ProbeEnvironment",
+        description="Vision probes: questions with exact answers about recorded crafter frames.",
+    )
 
 
 @hookimpl
@@ -37,6 +42,23 @@ def register_policies(register: Register) -> None:
         "vlmforge_crafter.teacher.policy:ScriptedPolicy",
         description="Rule-based Crafter player (tech tree, survival, shelters); no network.",
     )
+    register(
+        "probe-oracle",
+        "vlmforge_crafter.probes.answerers:OracleAnswerer",
+        description="Answers crafter-probes exactly from the ground truth (perception QA rows).",
+    )
+    register(
+        "probe-random",
+        "vlmforge_crafter.probes.answerers:RandomAnswerer",
+        description="Answers crafter-probes uniformly among each question's choices (chance).",
+    )
+
+
+@hookimpl
+def register_commands(cli: Any) -> None:
+    from vlmforge_crafter.probes.command import command as probe
+
+    cli.add_command(probe)
 
 
 @hookimpl

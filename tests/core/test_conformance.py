@@ -31,6 +31,8 @@ from vlmforge.registry import KINDS, ComponentSpec
 
 if TYPE_CHECKING:
     from vlmforge_crafter.env import CrafterEnvironment
+    from vlmforge_crafter.probes.answerers import OracleAnswerer, RandomAnswerer
+    from vlmforge_crafter.probes.env import ProbeEnvironment
     from vlmforge_crafter.teacher.policy import ScriptedPolicy
     from vlmforge_exporters.llamafactory import LlamaFactoryExporter
     from vlmforge_exporters.openai_sft import OpenAISFTExporter
@@ -55,13 +57,19 @@ if TYPE_CHECKING:
     from vlmforge_serve.remote import RemoteEnvironment
     from vlmforge_sqlite.store import SqliteStore
 
-    ENVIRONMENTS: list[components.EnvironmentFactory] = [CrafterEnvironment, RemoteEnvironment]
+    ENVIRONMENTS: list[components.EnvironmentFactory] = [
+        CrafterEnvironment,
+        RemoteEnvironment,
+        ProbeEnvironment,
+    ]
     POLICIES: list[components.PolicyFactory] = [
         RandomPolicy,
         ScriptedPolicy,
         OpenAIPolicy,
         SynthPolicy,
         HFPolicy,
+        OracleAnswerer,
+        RandomAnswerer,
     ]
     STORES: list[components.TraceStoreFactory] = [SqliteStore, PostgresStore]
     FILTERS: list[components.FilterFactory] = [

@@ -40,4 +40,16 @@ def report_tables(report: dict[str, Any]) -> list[Table]:
             "-" if ratio is None else f"{ratio:.2f}x",
             "yes" if item["excludes_zero"] else "no",
         )
-    return [rows, compared]
+    tables = [rows, compared]
+    if report.get("probes"):
+        probes = Table(title="vision probes (vlmforge probe runs in the held-out store)")
+        for column in ("run", "model", "probes", "accuracy", "95% interval"):
+            probes.add_column(column, justify="left" if column in ("run", "model") else "right")
+        for item in report["probes"]:
+            low, high = item["ci95"]
+            probes.add_row(
+                item["run"], str(item["model"] or item["policy"]), str(item["n"]),
+                f"{100 * item['accuracy']:.1f}%", f"[{100 * low:.1f}%, {100 * high:.1f}%]",
+            )  # fmt: skip
+        tables.append(probes)
+    return tables

@@ -399,6 +399,7 @@ def heldout_report(config: PipelineConfig, workdir: Path) -> dict[str, Any]:
     from vlmforge.plugins import get_registry
     from vlmforge.store_read import open_store_for_reading
     from vlmforge_hf.pipeline.report import heldout_report as build
+    from vlmforge_hf.pipeline.report_probes import probe_summaries
 
     heldout = workdir / "traces-heldout.db"
     store = open_store_for_reading(  # the report only reads: the store is opened read-only
@@ -432,7 +433,10 @@ def heldout_report(config: PipelineConfig, workdir: Path) -> dict[str, Any]:
             rows,
             seeds=seeds,
             comparisons=comparisons,
-            extra={"training_seeds": parse_seeds(config.eval.get("seeds", "0-9"))},
+            extra={
+                "training_seeds": parse_seeds(config.eval.get("seeds", "0-9")),
+                **({"probes": probes} if (probes := probe_summaries(store)) else {}),
+            },
         )
     finally:
         store.close()
