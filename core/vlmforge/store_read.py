@@ -32,6 +32,15 @@ def supports_read_only(factory: Any) -> bool:
     return model is not None and READ_ONLY_SETTING in getattr(model, "model_fields", {})
 
 
+def location_settings(factory: Any, location: str | None) -> dict[str, Any]:
+    """A store's location as one string (``--trace-db``, a probe's ``trace_db``) as its
+    settings: the ``path`` of a file store (sqlite), or the ``dsn`` of a store that has one
+    instead (postgres); ``None`` leaves the store's default (postgres: ``$VLMFORGE_PG_DSN``)."""
+    fields = getattr(getattr(factory, "config_model", None), "model_fields", {})
+    key = "dsn" if "path" not in fields and "dsn" in fields else "path"
+    return {} if location is None else {key: location}
+
+
 def store_exists(factory: Any, settings: Mapping[str, Any], where: str = "--trace-db") -> bool:
     """What the store's factory says of ``settings`` (``SupportsStoreExists``); True when it
     declares nothing."""

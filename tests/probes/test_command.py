@@ -170,10 +170,11 @@ def test_runs_select_the_source_runs(cli: Cli, source_db: Path, tmp_path: Path) 
 
 def test_unknown_source_store_is_named(cli: Cli, source_db: Path, tmp_path: Path) -> None:
     path = tmp_path / "probe.toml"
-    path.write_text(f'[probes]\ntrace_db = "{source_db}"\nstore = "postgres"\n'
+    path.write_text(f'[probes]\ntrace_db = "{source_db}"\nstore = "sqlight"\n'
                     '[policy]\nname = "probe-oracle"\n')  # fmt: skip
     result = cli("probe", "--config", str(path), "--out-db", str(tmp_path / "o.db"))
-    assert result.returncode == 2 and "postgres" in result.stderr
+    assert result.returncode == 2 and "unknown store 'sqlight'" in result.stderr
+    assert not (tmp_path / "o.db").exists()
 
 
 def test_session_settings_reach_the_eval(source_db: Path) -> None:

@@ -13,6 +13,7 @@ import click
 from vlmforge.cli.options import plugins_dir_option
 from vlmforge.errors import ConfigError
 from vlmforge.redaction import redact_text
+from vlmforge.store_read import location_settings
 
 DEFAULT_TRACE_DB = "traces.db"
 
@@ -79,13 +80,13 @@ def open_store(
 
 
 def trace_db_settings(factory: Any, trace_db: str) -> dict[str, Any]:
-    """``--trace-db`` as the store's settings: its ``path`` (sqlite), or for a store with a
-    ``dsn`` instead (postgres) the connection string, when given (else the store's default:
-    postgres reads ``$VLMFORGE_PG_DSN``)."""
+    """``--trace-db`` as the store's settings (:func:`vlmforge.store_read.location_settings`);
+    the default ``traces.db`` given to a store with a ``dsn`` (postgres) leaves its default
+    (``$VLMFORGE_PG_DSN``)."""
     fields = getattr(getattr(factory, "config_model", None), "model_fields", {})
-    if "path" not in fields and "dsn" in fields:
-        return {} if trace_db == DEFAULT_TRACE_DB else {"dsn": trace_db}
-    return {"path": trace_db}
+    if trace_db == DEFAULT_TRACE_DB and "path" not in fields:
+        return location_settings(factory, None)
+    return location_settings(factory, trace_db)
 
 
 def select_runs(store: Any, run_ref: str | None, trace_db: str) -> list[Any]:

@@ -186,12 +186,14 @@ class ProbeEnvironment:
 def open_source(config: ProbesConfig) -> Any:
     """The source store, read-only; a missing one is a :class:`ConfigError`."""
     from vlmforge.plugins import get_registry
-    from vlmforge.store_read import open_store_for_reading
+    from vlmforge.store_read import location_settings, open_store_for_reading
 
+    registry = get_registry()
+    factory = registry.get("store", config.store).load()
     return open_store_for_reading(
-        get_registry(),
+        registry,
         config.store,
-        {"path": config.trace_db},
+        location_settings(factory, config.trace_db),
         where="[probes] trace_db",
         missing=f"[probes] trace_db: no trace store at {config.trace_db}; give the database "
         "of recorded crafter runs (--trace-db).",
