@@ -7,6 +7,7 @@ from typing import Any
 
 from vlmforge.dataset.chain import FilterCount
 from vlmforge.dataset.rows import RowCounts
+from vlmforge.wording import plural
 
 MAX_CORRUPT_ERRORS = 20  # errors kept in filter_stats.json (the counts are complete)
 
@@ -90,29 +91,29 @@ class FilterStats:
             table.add_row(
                 f"filter {c.name}",
                 str(kept),
-                f"{c.steps_in - c.steps_removed} steps",
-                f"{c.episodes_dropped} episodes, {c.steps_removed} steps",
+                plural(c.steps_in - c.steps_removed, "step"),
+                f"{plural(c.episodes_dropped, 'episode')}, {plural(c.steps_removed, 'step')}",
             )
         skipped = {k: v for k, v in self.rows.as_dict().items() if v}
         table.add_row(
             "rows",
             str(self.kept_episodes),
-            f"{self.rows_built} rows",
+            plural(self.rows_built, "row"),
             ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in skipped.items()),
         )
         table.add_row(
             "dedupe",
             "",
-            f"{self.rows_built - self.dedupe_removed} rows",
-            f"{self.dedupe_removed} rows",
+            plural(self.rows_built - self.dedupe_removed, "row"),
+            plural(self.dedupe_removed, "row"),
         )
         if self.corrupt.episodes or self.corrupt.rows or self.settings.get("on_corrupt") == "skip":
             table.add_row(
                 "corrupt (skipped)",
                 "",
                 "",
-                f"{self.corrupt.episodes} episodes, {self.corrupt.rows} rows",
+                f"{plural(self.corrupt.episodes, 'episode')}, {plural(self.corrupt.rows, 'row')}",
             )
-        table.add_row("train", str(self.train_episodes), f"{self.train_rows} rows", "")
-        table.add_row("validation", str(self.val_episodes), f"{self.val_rows} rows", "")
+        table.add_row("train", str(self.train_episodes), plural(self.train_rows, "row"), "")
+        table.add_row("validation", str(self.val_episodes), plural(self.val_rows, "row"), "")
         return table
