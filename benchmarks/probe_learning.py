@@ -51,13 +51,25 @@ def stages(trainer: str) -> list[tuple[str, list[str]]]:
     ]  # fmt: skip
 
 
-def run_stages(workdir: Path, trainer: str, skip_to: str | None) -> dict[str, float]:
+# --smoke: the data stages at tiny sizes, then stop (the model stages are what
+# tests/probes/test_hf.py runs); checks the commands and configs still fit together
+SMOKE = {
+    "source": ["--seeds", "0-1", "--max-steps", "30", "--concurrency", "2"],
+    "oracle": ["--frames", "6", "--episode-seeds", "0-1"],
+    "filter": [],
+}
+
+
+def run_stages(
+    workdir: Path, trainer: str, skip_to: str | None, smoke: bool = False
+) -> dict[str, float]:
     times: dict[str, float] = {}
     started = skip_to is None
     for name, args in stages(trainer):
         started = started or name == skip_to
-        if not started:
+        if not started or (smoke and name not in SMOKE):
             continue
+        args = [*args, *SMOKE[name]] if smoke else args
         t0 = time.perf_counter()
         result = subprocess.run([*VLMFORGE, *args], cwd=workdir, capture_output=True, text=True)
         times[name] = round(time.perf_counter() - t0, 1)
@@ -102,10 +114,21 @@ def main() -> None:
     parser.add_argument("--workdir", default="probe-bench")
     parser.add_argument("--trainer", choices=sorted(TRAIN), default="lora-sft")
     parser.add_argument("--skip-to", choices=[s for s, _ in stages("sft")], default=None)
+    parser.add_argument(
+        "--smoke", action="store_true",
+        help="the data stages at tiny sizes only (checks the script runs; no model, no table)",
+    )  # fmt: skip
     args = parser.parse_args()
     workdir = Path(args.workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    times = run_stages(workdir, args.trainer, args.skip_to)
+    times = run_stages(workdir, args.trainer, args.skip_to, args.smoke)
+    if args.smoke:
+        oracle = _report(workdir / "probe-work" / "oracle.json")
+        if oracle["overall"]["accuracy"] != 1.0:  # the oracle answers from the ground truth
+            sys.exit(f"the oracle scored {oracle['overall']['accuracy']:.1%}, not 100%")
+        print(json.dumps({"benchmark": "probe_learning", "smoke": True, "stage_seconds": times,
+                          "oracle_accuracy": oracle["overall"]["accuracy"]}, indent=2))  # fmt: skip
+        return
     rows = compare(workdir)
     doc = {
         "trainer": args.trainer,
