@@ -14,6 +14,7 @@ from vlmforge.images import PngImage, encode_png
 from vlmforge.trace import (
     Attempt,
     Episode,
+    EpisodeStatus,
     FunctionCall,
     ImagePart,
     InvalidAction,
@@ -134,3 +135,17 @@ def wait_for_steps(db: Path, n: int, proc: subprocess.Popen[str], timeout: float
                 pass  # tables not created yet
         time.sleep(0.02)
     raise AssertionError("the eval recorded no steps in time")
+
+
+def assert_every_seed_once(store: Any, seeds: list[int], name: str = "N") -> None:
+    """Run ``name`` in ``store`` has exactly one episode per seed, done, with one uninterrupted
+    trajectory (steps 0..n-1, as many as its counters say, every action counted)."""
+    run = store.get_run(name)
+    assert run is not None
+    episodes = list(store.episodes([run.id]))
+    assert sorted(e.seed for e in episodes) == seeds, [(e.seed, e.status) for e in episodes]
+    for e in episodes:
+        assert e.status is EpisodeStatus.done, (e.seed, e.status, e.error)
+        steps = list(store.steps(e.id))
+        assert [s.index for s in steps] == list(range(e.steps)) and e.steps > 0
+        assert sum(len(s.actions) for s in steps) == e.env_steps

@@ -15,8 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.eval.helpers import open_store, wait_for_steps
-from vlmforge.trace import Episode, EpisodeStatus
+from tests.eval.helpers import assert_every_seed_once, open_store, wait_for_steps
+from vlmforge.trace import Episode
 
 
 def _eval(db: Path, cwd: Path, seeds: str, max_steps: int, name: str = "N") -> list[str]:
@@ -65,15 +65,7 @@ def _check_once(db: Path, seeds: list[int], name: str = "N") -> None:
     achievement row is left without its episode."""
     store = open_store(db)
     try:
-        run = store.get_run(name)
-        assert run is not None
-        episodes = list(store.episodes([run.id]))
-        assert sorted(e.seed for e in episodes) == seeds, [(e.seed, e.status) for e in episodes]
-        for e in episodes:
-            assert e.status is EpisodeStatus.done, (e.seed, e.status, e.error)
-            steps = list(store.steps(e.id))
-            assert [s.index for s in steps] == list(range(e.steps)) and e.steps > 0
-            assert sum(len(s.actions) for s in steps) == e.env_steps
+        assert_every_seed_once(store, seeds, name)
     finally:
         store.close()
     with sqlite3.connect(db) as con:

@@ -14,9 +14,9 @@ import time
 import psycopg2.errors
 import pytest
 
+from tests.eval.helpers import assert_every_seed_once
 from tests.store.backends import PostgresBackend
 from tests.store.pg_server import PgServer
-from vlmforge.trace import EpisodeStatus
 from vlmforge_postgres.config import PostgresStoreConfig
 from vlmforge_postgres.store import PostgresStore
 
@@ -45,15 +45,7 @@ def _check_once(dsn: str, seeds: list[int]) -> None:
     """Every seed one episode, done, its steps 0..n-1 matching its counters; no orphan rows."""
     store = PostgresStore(PostgresStoreConfig(dsn=dsn, read_only=True))
     try:
-        run = store.get_run("N")
-        assert run is not None
-        episodes = list(store.episodes([run.id]))
-        assert sorted(e.seed for e in episodes) == seeds, [(e.seed, e.status) for e in episodes]
-        for e in episodes:
-            assert e.status is EpisodeStatus.done, (e.seed, e.status, e.error)
-            steps = list(store.steps(e.id))
-            assert [s.index for s in steps] == list(range(e.steps)) and e.steps > 0
-            assert sum(len(s.actions) for s in steps) == e.env_steps
+        assert_every_seed_once(store, seeds)
     finally:
         store.close()
     backend = PostgresBackend(dsn)
