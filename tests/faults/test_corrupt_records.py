@@ -19,6 +19,7 @@ import pytest
 
 from tests.cli_runner import run_cli
 from tests.faults.test_foreign_store import RUN, Snapshot, assert_one_line_error, record_store
+from vlmforge.wording import plural
 
 
 @pytest.fixture(scope="module")
@@ -186,7 +187,7 @@ def test_filter_skips_and_counts_a_corrupt_episode(db: Path, tmp_path: Path) -> 
     assert stats["kept"]["episodes"] == 2 == clean_stats["kept"]["episodes"] - 1
     assert stats["train"]["episodes"] + stats["val"]["episodes"] == 2
     table = " ".join(result.stdout.split())
-    assert "corrupt (skipped)" in table and "1 episodes, 0 rows" in table
+    assert "corrupt (skipped)" in table and "1 episode, 0 rows" in table
     assert clean_stats["corrupt"] == {"skipped_episodes": 0, "skipped_rows": 0, "errors": []}
 
 
@@ -208,7 +209,7 @@ def test_filter_skips_and_counts_the_rows_of_a_missing_image(db: Path, tmp_path:
     assert written == clean_stats["train"]["rows"] + clean_stats["val"]["rows"] - skipped
     exported = (out / "train.jsonl").read_text() + (out / "val.jsonl").read_text()
     assert len(exported.splitlines()) == written
-    assert f"0 episodes, {skipped} rows" in " ".join(result.stdout.split())
+    assert f"0 episodes, {plural(skipped, 'row')}" in " ".join(result.stdout.split())
 
 
 def test_on_corrupt_is_checked(db: Path, tmp_path: Path) -> None:
