@@ -37,11 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import add_smoke_flag, report
 from benchmarks.filter_export import ACHIEVEMENTS, ACTIONS, SYSTEM_PROMPT, TOOLS, frame_pool
+from tests.view.chromium import CHROMEDRIVER, CHROMIUM, start_chromium
 
 TARGET_S = 1.0
 FRAME_POOL = 64
 EPISODE_ID = "long-episode"
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 ITEMS = [
     "health",
     "food",
@@ -191,25 +191,7 @@ def time_api(db: Path, steps: int) -> tuple[float, float, float]:
 
 
 def browser() -> Any:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,1000",
-        f"--user-data-dir={tempfile.mkdtemp(prefix='vlmforge-bench-')}",
-    ):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    return start_chromium(tempfile.mkdtemp(prefix="vlmforge-bench-"))
 
 
 def time_browser(driver: Any, db: Path, steps: int) -> tuple[float, float]:

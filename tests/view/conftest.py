@@ -21,20 +21,7 @@ from typing import Any
 import pytest
 
 from tests.filter.builders import record_llm_eval, record_random_eval
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-BROWSER_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1280,1000",
-)
+from tests.view.chromium import CHROMEDRIVER, CHROMIUM, start_chromium
 
 
 @pytest.fixture(scope="session")
@@ -173,16 +160,8 @@ def browser() -> Iterator[Any]:
         pytest.fail(
             f"{CHROMIUM} is there but {CHROMEDRIVER} is not: apt-get install -y chromium-driver"
         )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     profile = tempfile.TemporaryDirectory(prefix="vlmforge-view-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*BROWSER_FLAGS, f"--user-data-dir={profile.name}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = start_chromium(profile.name, browser_log=True)
     driver.set_page_load_timeout(30)
     try:
         yield driver
