@@ -30,6 +30,7 @@ from vlmforge_hf.grpo.config import GRPOConfig
 from vlmforge_hf.grpo.curves import write_reward_curve
 from vlmforge_hf.grpo.rewards import group_advantages, score_episode, summarise
 from vlmforge_hf.grpo.update import (
+    Decision,
     Sample,
     candidate_index,
     chosen_index,
@@ -214,8 +215,8 @@ class GRPOTrainer:
         net.eval()
         runs = asyncio.run(self._rollouts(iteration, seeds, env, spec, policy, store))
         t1 = time.perf_counter()
-        scored, samples = self._samples(runs, store, spec, policy)
-        stats = self._update(iteration, samples, policy, net, optimizer)
+        scored, decisions = self._samples(runs, store, spec, policy)
+        stats = self._update(iteration, decisions, store, spec, policy, net, optimizer)
         t2 = time.perf_counter()
         return {
             "iteration": iteration,
@@ -223,7 +224,7 @@ class GRPOTrainer:
             "runs": [r.name for r in runs],
             **summarise([e for group in scored for e in group]),
             **stats,
-            "samples": len(samples),
+            "samples": len(decisions),
             "rollout_s": round(t1 - t0, 3),
             "update_s": round(t2 - t1, 3),
         }
@@ -256,7 +257,10 @@ class GRPOTrainer:
 
     def _samples(
         self, runs: list[Any], store: Any, spec: Any, policy: HFPolicy
-    ) -> tuple[list[list[Any]], list[Sample]]:
+    ) -> tuple[list[list[Any]], list[Decision]]:
+        """The scored episodes of each seed's group, and every decision that can be learned
+        from (with its advantage), in a fixed order. Nothing is rendered yet: the update
+        renders only the decisions it draws."""
         cfg = self.config
         by_seed: dict[int, list[tuple[Any, list[Any], int]]] = {}
         for member, run in enumerate(runs):
@@ -265,47 +269,59 @@ class GRPOTrainer:
                     by_seed.setdefault(episode.seed, []).append(
                         (episode, list(store.steps(episode.id)), member)
                     )
-        scored_groups, samples = [], []
+        scored_groups, decisions = [], []
         self._choices = None
         for seed in sorted(by_seed):
             group = [score_episode(e, steps, m, cfg.reward) for e, steps, m in by_seed[seed]]
             scored_groups.append(group)
             if len(group) < 2:
                 continue  # a lone episode has nothing to be compared with
-            advantages = group_advantages(group, cfg.credit, cfg.gamma)
+            advantages = group_advantages(group, cfg.credit, cfg.gamma, cfg.baseline)
             for (_, steps, _), advs in zip(by_seed[seed], advantages, strict=True):
-                samples.extend(self._episode_samples(steps, advs, store, spec, policy))
-        return scored_groups, samples
+                decisions.extend(self._learnable(steps, advs, store, spec, policy))
+        return scored_groups, decisions
 
-    def _episode_samples(
+    def _learnable(
         self, steps: list[Any], advantages: list[float], store: Any, spec: Any, policy: HFPolicy
-    ) -> list[Sample]:
+    ) -> list[Decision]:
+        """The decisions of one episode that executed one of the candidates."""
         out = []
         for step, advantage in zip(steps, advantages, strict=True):
             call = step.lm_call
             if call is None or call.decision_logprob is None:
                 continue
-            messages, images = template_messages(step.prompt, store.image)
             if self._choices is None:  # the same candidates for every prompt (checked by hf)
+                messages, _ = template_messages(step.prompt, store.image)
                 self._choices = policy.decode_data(spec, messages)
                 self._choice_index = candidate_index(self._choices)
             index = chosen_index(step, self._choice_index)
-            if index is None:
-                continue
-            text = render_prompt(policy.loaded.processor, messages, policy.prompt_tools(spec))
-            out.append(Sample(text, images, index, call.decision_logprob, advantage))
+            if index is not None:
+                out.append(Decision(step, index, call.decision_logprob, advantage))
+        return out
+
+    def _render(
+        self, decisions: list[Decision], store: Any, spec: Any, policy: HFPolicy
+    ) -> list[Sample]:
+        """Decisions -> samples: the prompt as the chat template rendered it, and its images."""
+        tools = policy.prompt_tools(spec)
+        out = []
+        for d in decisions:
+            messages, images = template_messages(d.step.prompt, store.image)
+            text = render_prompt(policy.loaded.processor, messages, tools)
+            out.append(Sample(text, images, d.index, d.old_logprob, d.advantage))
         return out
 
     def _update(
-        self, iteration: int, samples: list[Sample], policy: HFPolicy, net: Any, optimizer: Any
-    ) -> dict[str, Any]:
+        self, iteration: int, decisions: list[Decision], store: Any, spec: Any,
+        policy: HFPolicy, net: Any, optimizer: Any,
+    ) -> dict[str, Any]:  # fmt: skip
         import torch
 
         cfg = self.config
         stats: dict[str, Any] = {"loss": None, "kl": None, "kl_first": None, "clipped": None,
                                  "ratio_first": None, "approx_kl_old": None,
                                  "optimizer_steps": 0, "samples_learned": 0}  # fmt: skip
-        if not samples:
+        if not decisions:
             return stats
         choices = self._choices
         temperature = policy.config.temperature
@@ -315,8 +331,9 @@ class GRPOTrainer:
         kls: list[float] = []
         clipped: list[float] = []
         drift: list[float] = []
-        if cfg.samples_per_iteration is not None and len(samples) > cfg.samples_per_iteration:
-            samples = rng.sample(samples, cfg.samples_per_iteration)
+        if cfg.samples_per_iteration is not None and len(decisions) > cfg.samples_per_iteration:
+            decisions = rng.sample(decisions, cfg.samples_per_iteration)  # drawn, then rendered
+        samples = self._render(decisions, store, spec, policy)
         for _ in range(cfg.epochs):
             order = list(range(len(samples)))
             rng.shuffle(order)

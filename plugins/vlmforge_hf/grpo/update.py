@@ -26,6 +26,16 @@ from vlmforge_hf.scoring import candidate_logprobs
 
 
 @dataclass
+class Decision:
+    """One recorded decision that can be learned from (not rendered yet)."""
+
+    step: Step
+    index: int  # the chosen candidate
+    old_logprob: float  # log pi_old(chosen): recorded by the rollout (LMCall.decision_logprob)
+    advantage: float
+
+
+@dataclass
 class Sample:
     """One decision to learn from."""
 
