@@ -71,6 +71,23 @@ def test_group_advantages_are_normalised_within_the_group():
     assert [len(ep) for ep in rtg] == [3, 1]
 
 
+def test_step_baseline_compares_decisions_at_the_same_index():
+    # gamma 0.5: A (1, 0, 2) -> to go (1.5, 1, 2); B (0, 3) -> (1.5, 3); C (2) -> (2)
+    group = _scored([[1.0, 0.0, 2.0], [0.0, 3.0], [2.0]])
+    # index means: t0 (1.5 + 1.5 + 2) / 3 = 5/3, t1 (1 + 3) / 2 = 2, t2 2 (A alone)
+    residuals = [1.5 - 5 / 3, 1.0 - 2.0, 0.0, 1.5 - 5 / 3, 3.0 - 2.0, 2.0 - 5 / 3]
+    rms = math.sqrt(sum(r * r for r in residuals) / len(residuals))
+    advantages = group_advantages(group, "return_to_go", 0.5, "step")
+    assert [a for ep in advantages for a in ep] == pytest.approx([r / rms for r in residuals])
+    assert advantages[0][2] == 0.0  # no other episode reached A's third decision
+    # the pooled baseline would have rewarded every early decision of this group alike
+    pooled = group_advantages(group, "return_to_go", 0.5, "group")
+    assert pooled[0][0] == pytest.approx(pooled[1][0])
+    assert advantages[0][0] == pytest.approx(advantages[1][0])
+    assert advantages[1][1] > 0 > advantages[0][1]  # same index: B's 3 beats A's 1
+    assert group_advantages(_scored([[1.0], [1.0]]), "return_to_go", 0.9, "step") == [[0.0], [0.0]]
+
+
 def test_loss_is_the_clipped_surrogate_plus_kl():
     import torch
 
@@ -103,6 +120,8 @@ def test_loss_is_the_clipped_surrogate_plus_kl():
         ({"seeds": "0-3", "iterations": 3, "seeds_per_iteration": 2}, "fewer than"),
         ({"group_size": 1}, "group_size"),
         ({"credit": "td"}, "credit"),
+        ({"baseline": "step"}, 'baseline = "step" needs credit = "return_to_go"'),
+        ({"baseline": "value"}, "baseline"),
     ],
 )
 def test_bad_settings(extra, message):
@@ -230,3 +249,21 @@ def test_grpo_iterations_are_recorded_and_resume(tmp_path, tiny_model, cli):
         "policy", "hf", {"adapter": str(out), "tools": ["interact_many"]}
     )
     assert isinstance(policy, HFPolicy) and policy.loaded.base == str(tiny_model)
+    # the trainer's advantages follow `credit` and `baseline` (here on the recorded rollouts)
+    from vlmforge_hf.grpo.trainer import GRPOTrainer
+
+    store = get_registry().create("store", "sqlite", {"path": str(out / "rollouts.db")})
+    spec = get_registry().create("environment", "crafter", {}).spec()
+    runs_0 = [store.get_run(f"grpo-it0000-m{k}") for k in range(2)]
+    settings = {"model": str(tiny_model), "output_dir": str(tmp_path / "x"),
+                "credit": "return_to_go", "gamma": 0.5, "reward": {"survival": 0.1}}  # fmt: skip
+    learned = {}
+    for baseline in ("group", "step"):
+        trainer = GRPOTrainer(validate(GRPOConfig, {**settings, "baseline": baseline}, "t"))
+        groups, decisions = trainer._samples(runs_0, store, spec, policy)
+        expected = [a for g in groups for ep in group_advantages(g, "return_to_go", 0.5, baseline)
+                    for a in ep]  # fmt: skip
+        assert [d.advantage for d in decisions] == pytest.approx(expected)
+        learned[baseline] = [d.advantage for d in decisions]
+    assert learned["group"] != pytest.approx(learned["step"])
+    store.close()

@@ -69,6 +69,11 @@ class GRPOConfig(StrictModel):
         "discounted reward from that decision on, normalised within the group.",
     )
     gamma: float = Field(0.99, gt=0.0, le=1.0, description="Discount of return_to_go.")
+    baseline: Literal["group", "step"] = Field(
+        "group",
+        description="What return_to_go is compared with: group: the mean over all of the "
+        "group's decisions; step: the mean of the group's episodes at the same decision index.",
+    )
     learning_rate: float = Field(1e-4, gt=0)
     epochs: int = Field(1, ge=1, le=100, description="Passes over an iteration's decisions.")
     batch_size: int = Field(64, ge=1, description="Decisions per optimizer step.")
@@ -120,6 +125,8 @@ class GRPOConfig(StrictModel):
             raise ValueError(
                 f"seeds has fewer than seeds_per_iteration x iterations = {needed} seeds"
             )
+        if self.baseline == "step" and self.credit != "return_to_go":
+            raise ValueError('baseline = "step" needs credit = "return_to_go"')
         if self.policy.get("temperature", 1.0) <= 0:
             raise ValueError("policy.temperature must be > 0: RL learns from sampled decisions")
         return self

@@ -72,24 +72,52 @@ def returns_to_go(rewards: Sequence[float], gamma: float) -> list[float]:
 
 
 def group_advantages(
-    group: Sequence[ScoredEpisode], credit: str, gamma: float
+    group: Sequence[ScoredEpisode], credit: str, gamma: float, baseline: str = "group"
 ) -> list[list[float]]:
     """Per episode of one group (same seed), the advantage of each of its decisions.
 
     ``episode``: the episode's return normalised over the group, for every decision.
-    ``return_to_go``: each decision's discounted return-to-go, normalised over all decisions of
-    the group's episodes (pooled mean and std).
+    ``return_to_go``: each decision's discounted return-to-go, less a baseline, divided by the
+    standard deviation of those differences over all of the group's decisions. ``baseline =
+    "group"``: the mean over all of the group's decisions; ``"step"``: the mean over the
+    group's episodes at the same decision index (the episodes still playing then), so a
+    decision is compared with the others' decisions at the same point of the same map; a
+    decision no other episode reached has nothing to be compared with (advantage 0).
     """
     if credit == "episode":
         advantages = normalise([e.total for e in group])
         return [[a] * len(e.rewards) for a, e in zip(advantages, group, strict=True)]
     to_go = [returns_to_go(e.rewards, gamma) for e in group]
-    flat = normalise([g for episode in to_go for g in episode])
+    if baseline == "group":
+        flat = normalise([g for episode in to_go for g in episode])
+    else:
+        means = _step_means(to_go)  # one per index, as long as the longest episode
+        flat = _scaled([g - means[t] for episode in to_go for t, g in enumerate(episode)])
     out, i = [], 0
     for episode in to_go:
         out.append(flat[i : i + len(episode)])
         i += len(episode)
     return out
+
+
+def _step_means(to_go: Sequence[Sequence[float]]) -> list[float]:
+    """Mean over the episodes at each decision index; a lone episode is its own mean."""
+    longest = max((len(e) for e in to_go), default=0)
+    means = []
+    for t in range(longest):
+        values = [e[t] for e in to_go if len(e) > t]
+        means.append(statistics.fmean(values))
+    return means
+
+
+def _scaled(residuals: Sequence[float]) -> list[float]:
+    """``residuals`` divided by their root mean square; all zeros when they are all ~0."""
+    if not residuals:
+        return []
+    rms = math.sqrt(statistics.fmean(r * r for r in residuals))
+    if rms < 1e-8:
+        return [0.0 for _ in residuals]
+    return [r / rms for r in residuals]
 
 
 def summarise(scored: Sequence[ScoredEpisode]) -> dict[str, float]:
