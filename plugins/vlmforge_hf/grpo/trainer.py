@@ -30,7 +30,7 @@ from vlmforge_hf.grpo.config import GRPOConfig
 from vlmforge_hf.grpo.curves import write_reward_curve
 from vlmforge_hf.grpo.rewards import group_advantages, score_episode, summarise
 from vlmforge_hf.grpo.update import (
-    Decision,
+    RecordedChoice,
     Sample,
     candidate_index,
     chosen_index,
@@ -257,7 +257,7 @@ class GRPOTrainer:
 
     def _samples(
         self, runs: list[Any], store: Any, spec: Any, policy: HFPolicy
-    ) -> tuple[list[list[Any]], list[Decision]]:
+    ) -> tuple[list[list[Any]], list[RecordedChoice]]:
         """The scored episodes of each seed's group, and every decision that can be learned
         from (with its advantage), in a fixed order. Nothing is rendered yet: the update
         renders only the decisions it draws."""
@@ -283,7 +283,7 @@ class GRPOTrainer:
 
     def _learnable(
         self, steps: list[Any], advantages: list[float], store: Any, spec: Any, policy: HFPolicy
-    ) -> list[Decision]:
+    ) -> list[RecordedChoice]:
         """The decisions of one episode that executed one of the candidates."""
         out = []
         for step, advantage in zip(steps, advantages, strict=True):
@@ -296,11 +296,11 @@ class GRPOTrainer:
                 self._choice_index = candidate_index(self._choices)
             index = chosen_index(step, self._choice_index)
             if index is not None:
-                out.append(Decision(step, index, call.decision_logprob, advantage))
+                out.append(RecordedChoice(step, index, call.decision_logprob, advantage))
         return out
 
     def _render(
-        self, decisions: list[Decision], store: Any, spec: Any, policy: HFPolicy
+        self, decisions: list[RecordedChoice], store: Any, spec: Any, policy: HFPolicy
     ) -> list[Sample]:
         """Decisions -> samples: the prompt as the chat template rendered it, and its images."""
         tools = policy.prompt_tools(spec)
@@ -312,7 +312,7 @@ class GRPOTrainer:
         return out
 
     def _update(
-        self, iteration: int, decisions: list[Decision], store: Any, spec: Any,
+        self, iteration: int, decisions: list[RecordedChoice], store: Any, spec: Any,
         policy: HFPolicy, net: Any, optimizer: Any,
     ) -> dict[str, Any]:  # fmt: skip
         import torch

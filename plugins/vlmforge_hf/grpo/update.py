@@ -26,7 +26,7 @@ from vlmforge_hf.scoring import candidate_logprobs
 
 
 @dataclass
-class Decision:
+class RecordedChoice:
     """One recorded decision that can be learned from (not rendered yet)."""
 
     step: Step
