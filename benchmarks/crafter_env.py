@@ -123,30 +123,48 @@ def parts(size: int, steps: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def resets(n: int = 5) -> float:
-    """Median seconds of ``crafter.Env(seed).reset()`` (world generation) in this process."""
-    spent = []
+def resets(n: int = 5) -> dict[str, float]:
+    """Median seconds of a reset (world generation and the first frame) in this process, seeds
+    interleaved: ``crafter.Env(seed).reset()`` and the plugin's game (the same world)."""
+    from vlmforge_crafter.games import Games
+
+    games = Games(CrafterConfig())
+    games.new(99).reset()  # its template and render caches, built once per configuration
+    spent: dict[str, list[float]] = {"crafter": [], "plugin": []}
     for seed in range(n):
         t = time.perf_counter()
         crafter.Env(seed=seed).reset()
-        spent.append(time.perf_counter() - t)
-    return statistics.median(spent)
+        spent["crafter"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        games.new(seed).reset()
+        spent["plugin"].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in spent.items()}
+
+
+_FIRST_RESET = {
+    "crafter": "import crafter; e=crafter.Env(seed=0); e.reset()",
+    "plugin": "from vlmforge_crafter.config import CrafterConfig; "
+    "from vlmforge_crafter.games import Games; Games(CrafterConfig()).new(0).reset()",
+}
 
 
 def jit_first_reset() -> dict[str, float]:
-    """First reset in fresh processes: with an empty numba cache (compiles) and a warm one."""
-    code = (
-        "import time; t=time.perf_counter(); import crafter; e=crafter.Env(seed=0); e.reset(); "
-        "print(time.perf_counter()-t)"
-    )
+    """First reset in fresh processes, imports included, with an empty numba cache (compiles)
+    and then a warm one, for ``crafter.Env`` and for the plugin's game (its own compiled loop)."""
     out = {}
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        for label in ("cold_cache_s", "warm_cache_s"):
-            result = subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-            )
-            out[label] = float(result.stdout.strip())
+    for name, code in _FIRST_RESET.items():
+        timed = f"import time; t=time.perf_counter(); {code}; print(time.perf_counter()-t)"
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+            for label in ("cold_cache_s", "warm_cache_s"):
+                result = subprocess.run(
+                    [sys.executable, "-c", timed],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    check=True,
+                )
+                out[f"{name}_{label}"] = float(result.stdout.strip())
     return out
 
 
@@ -193,7 +211,9 @@ def main(argv: list[str] | None = None) -> None:
         row["parts_raw_step_us"] = round(raw_step_us, 1)
         # observation building alone (median parts) against the median raw step, same loop
         row["parts_pct_of_raw_step"] = round(100 * sum(part_us.values()) / raw_step_us, 1)
-    results["reset_median_s"] = round(resets(), 4)
+    reset = resets()
+    results["reset_median_s"] = round(reset["crafter"], 4)
+    results["plugin_reset_median_s"] = round(reset["plugin"], 4)
     if args.jit:
         results["numba_first_reset"] = {k: round(v, 3) for k, v in jit_first_reset().items()}
     target = results["sizes"].get("64", {}).get("overhead_pct")
