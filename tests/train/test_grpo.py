@@ -122,6 +122,7 @@ def test_loss_is_the_clipped_surrogate_plus_kl():
         ({"credit": "td"}, "credit"),
         ({"baseline": "step"}, 'baseline = "step" needs credit = "return_to_go"'),
         ({"baseline": "value"}, "baseline"),
+        ({"time_limit_s": 0}, "time_limit_s"),
     ],
 )
 def test_bad_settings(extra, message):
@@ -167,10 +168,10 @@ def test_only_decision_tokens_reach_the_logits(tiny_model):
     assert float(logp.detach().exp().sum(1).min()) == pytest.approx(1.0, abs=1e-5)
 
 
-def _grpo_config(tmp_path: Path, model: Path, iterations: int) -> Path:
+def _grpo_config(tmp_path: Path, model: Path, iterations: int, extra: str = "") -> Path:
     path = tmp_path / "grpo.toml"
     path.write_text(
-        f"""
+        f"""{extra}
 trainer = "grpo"
 model = "{model}"
 output_dir = "{tmp_path / "rl"}"
@@ -267,3 +268,26 @@ def test_grpo_iterations_are_recorded_and_resume(tmp_path, tiny_model, cli):
         learned[baseline] = [d.advantage for d in decisions]
     assert learned["group"] != pytest.approx(learned["step"])
     store.close()
+
+
+def test_time_limit_starts_no_iteration_that_would_end_past_it_and_resume_continues(
+    tmp_path, tiny_model, cli
+):
+    """A limit shorter than model loading: the first iteration runs (it always does), the next
+    would end past the limit, so the run stops there with its adapter, and says so; a resumed
+    run (its own limit, here none) continues at the next iteration."""
+    config = _grpo_config(tmp_path, tiny_model, 3, extra="time_limit_s = 0.5")
+    result = cli("train", "--config", str(config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / "rl"
+    curve = json.loads((out / "reward_curve.json").read_text())["iterations"]
+    assert [p["iteration"] for p in curve] == [0]
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["stopped_by_time_limit"] is True and meta["time_limit_s"] == 0.5
+    assert meta["iterations"] == 1 and (out / "adapter" / "adapter_config.json").is_file()
+    result = cli("train", "--config", str(_grpo_config(tmp_path, tiny_model, 2)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    curve = json.loads((out / "reward_curve.json").read_text())["iterations"]
+    assert [p["iteration"] for p in curve] == [0, 1]
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["stopped_by_time_limit"] is False and meta["resumed_from_iteration"] == 1

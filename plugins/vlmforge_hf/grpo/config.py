@@ -58,6 +58,13 @@ class GRPOConfig(StrictModel):
     seeds_per_iteration: int = Field(4, ge=1, le=1024)
     group_size: int = Field(4, ge=2, le=256, description="Episodes per seed (one group).")
     iterations: int = Field(10, ge=1, le=100_000)
+    time_limit_s: float | None = Field(
+        None,
+        gt=0,
+        description="Start no iteration that would end past this many seconds of this train "
+        "run (model loading included), judged by its slowest iteration so far; the first "
+        "iteration of a run always runs, a resumed run has its own limit. null: no limit.",
+    )
     max_steps: int = Field(300, ge=1, description="Environment steps per episode.")
     concurrency: int | None = Field(
         None, ge=1, description="Episodes in flight (default: the whole iteration at once)."

@@ -166,13 +166,20 @@ class GRPOTrainer:
             optimizer.load_state_dict(torch.load(found[1] / "optimizer.pt", weights_only=True))
             curve, first = state["curve"], state["iteration"] + 1
         progress = _Progress(cfg.progress, cfg.iterations, first)
+        slowest, out_of_time = 0.0, False
         try:
             for iteration in range(first, cfg.iterations):
+                if iteration > first and cfg.time_limit_s is not None:
+                    out_of_time = time.perf_counter() - started + slowest > cfg.time_limit_s
+                    if out_of_time:
+                        break
+                began = time.perf_counter()
                 entry = self._iteration(iteration, env, spec, policy, store, net, optimizer)
                 curve.append(entry)
                 self._checkpoint(iteration, net, loaded, optimizer, curve)
                 write_reward_curve(curve, self.out)
                 progress.advance(entry)
+                slowest = max(slowest, time.perf_counter() - began)
         finally:
             progress.close()
             store.close()
@@ -187,6 +194,8 @@ class GRPOTrainer:
             "output": str(final),
             "iterations": len(curve),
             "resumed_from_iteration": first if found is not None else None,
+            "time_limit_s": cfg.time_limit_s,
+            "stopped_by_time_limit": out_of_time,
             "first_reward_mean": curve[0]["reward_mean"] if curve else None,
             "final_reward_mean": curve[-1]["reward_mean"] if curve else None,
             "trainable_parameters": sum(p.numel() for p in params),
@@ -200,6 +209,7 @@ class GRPOTrainer:
             "output_dir": str(self.out),
             "adapter": str(final),
             "iterations": len(curve),
+            "stopped_by_time_limit": out_of_time,
             "first_reward_mean": metadata["first_reward_mean"],
             "final_reward_mean": metadata["final_reward_mean"],
             "wall_time_s": metadata["wall_time_s"],
