@@ -126,6 +126,22 @@ def test_the_inventory_strip_is_crafters_for_every_amount():
             assert (env._item_view(inventory, unit) == plain(inventory, unit)).all()
     cached = env._item_view(inventory, unit)
     assert not cached.flags.writeable  # shared between episodes: nobody may draw on it
+    cache = env._item_view._cache
+    assert cache.strip_bytes == sum(s.nbytes for s in cache.strips.values())
+    assert cache.strip_bytes <= render.MAX_CACHED_STRIP_BYTES
+
+
+def test_the_strip_cache_starts_over_at_its_byte_bound(monkeypatch):
+    env = Games(CrafterConfig()).new(0)
+    env.reset()
+    unit, inventory = np.array([7, 7]), dict(env._player.inventory)
+    strip = env._item_view(inventory, unit)
+    monkeypatch.setattr(render, "MAX_CACHED_STRIP_BYTES", 3 * strip.nbytes)
+    for wood in range(1, 6):
+        inventory["wood"] = wood
+        env._item_view(inventory, unit)
+    cache = env._item_view._cache
+    assert 1 <= len(cache.strips) <= 3 and cache.strip_bytes == len(cache.strips) * strip.nbytes
 
 
 def test_copies_share_the_render_cache():
