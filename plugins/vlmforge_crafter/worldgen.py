@@ -25,7 +25,7 @@ computed by calling ``simplex.noise3`` per tile: the same values, slower.
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -113,19 +113,10 @@ def _noise_grid(simplex: Any) -> NoiseGrid:
     return slow
 
 
-_COMPILED: list[Any] = []
-_COMPILING = threading.Lock()
-
-
+@functools.cache
 def _compiled_grid() -> Any:
-    """numba's compilation of the grid loop (once per process; cached on disk), or None."""
-    with _COMPILING:
-        if not _COMPILED:
-            _COMPILED.append(_compile())
-    return _COMPILED[0]
-
-
-def _compile() -> Any:
+    """The compiled grid loop (numba compiles it at its first call, or loads it from its disk
+    cache), or None without numba or opensimplex's compiled noise."""
     try:
         from opensimplex.internals import _noise3
     except ImportError:
