@@ -37,7 +37,7 @@ def summary(path: Path) -> dict[str, Any]:
     return run
 
 
-# --smoke: the same stages at the sizes of tests/train/test_pipeline.py
+# --smoke: every stage at tiny sizes (tests/train/test_pipeline.py runs this and checks it)
 SMOKE_CONFIG = """
 [eval]
 seeds = "0-1"

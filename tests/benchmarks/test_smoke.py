@@ -18,10 +18,13 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 SCRIPTS = sorted(p.name for p in BENCHMARKS.glob("[a-z]*.py"))
 NEEDS_TRAIN = {"grpo_iteration.py", "pipeline_demo.py", "train_throughput.py"}
-# Scripts that run in another tool's own venv, not vlmforge's; their test runs them there.
-OWN_VENV = {
+# Scripts whose smoke run is another test's: in another tool's own venv, or already run (and
+# its output checked) by a product test; running them twice would only cost suite time.
+RUN_ELSEWHERE = {
     "llamafactory_check.py": "runs in LLaMA-Factory's venv (llamafactory_check.sh); "
     "tests/filter/test_llamafactory_target.py runs it where VLMFORGE_LLAMAFACTORY_PYTHON is set",
+    "pipeline_demo.py": "tests/train/test_pipeline.py::test_pipeline_runs_every_stage_for_real "
+    "runs it with --smoke and checks everything it wrote",
 }
 
 
@@ -29,8 +32,8 @@ def _param(name: str) -> object:
     marks: list[pytest.MarkDecorator] = []
     if name in NEEDS_TRAIN:
         marks = [pytest.mark.slow, pytest.mark.train]
-    if name in OWN_VENV:
-        marks = [pytest.mark.skip(reason=OWN_VENV[name])]
+    if name in RUN_ELSEWHERE:
+        marks = [pytest.mark.skip(reason=RUN_ELSEWHERE[name])]
     return pytest.param(name, marks=marks, id=name.removesuffix(".py"))
 
 

@@ -1,7 +1,10 @@
 """``vlmforge pipeline``: stage wiring, every key, work-directory safety, and a real run."""
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -336,49 +339,22 @@ def test_dry_run_changes_nothing(tmp_path):
 @pytest.mark.slow
 @pytest.mark.train
 def test_pipeline_runs_every_stage_for_real(tmp_path, cli):
-    """The README's main job in miniature: teacher -> filter -> tiny model -> SFT -> held-out."""
-    path = _write(
-        tmp_path,
-        f"""
-workdir = "{tmp_path / "run"}"
-[eval]
-seeds = "0-1"
-concurrency = 2
-max_steps = 40
-[eval.env]
-name = "crafter"
-[eval.policy]
-name = "scripted"
-actions_per_call = 1
-rationale = false
-[filter]
-val_fraction = 0.5
-progress = false
-[filter.rows]
-assistant = "tool_calls"
-include_tools = false
-[model]
-tiny_family = "qwen2-vl"
-vocab_size = 400
-[train]
-trainer = "sft"
-learning_rate = 3e-3
-max_steps = 3
-batch_size = 4
-save_steps = 3
-progress = false
-[heldout]
-seeds = "9-10"
-max_steps = 12
-concurrency = 2
-[heldout.hf]
-tools = ["interact_many"]
-batch_size = 2
-""",
-    )
-    result = cli("pipeline", str(path), timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    """The README's main job in miniature: teacher -> filter -> tiny model -> SFT -> held-out.
+
+    Run as ``benchmarks/pipeline_demo.py --smoke`` (the benchmark's own smoke configuration, a
+    real ``vlmforge pipeline`` process and a check eval of the trained model on an unseen seed),
+    so one run proves both the pipeline and that the benchmark script has not rotted.
+    """
     run = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VLMFORGE_")}
+    benchmarks_before = sorted(p.name for p in (ROOT / "benchmarks").iterdir())
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "pipeline_demo.py"), "--smoke",
+         "--workdir", str(run)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert sorted(p.name for p in (ROOT / "benchmarks").iterdir()) == benchmarks_before
     collect = json.loads((run / "summary-collect.json").read_text())
     assert collect["runs"][0]["episodes"] == 2 and collect["runs"][0]["policy"] == "scripted"
     assert (run / "export" / "train.jsonl").stat().st_size > 0
@@ -401,9 +377,10 @@ batch_size = 2
         names = {n for (n,) in db.execute("select name from run")}
         assert names == {f"heldout-{n}" for n in rows}
     assert "paired differences" in result.stdout and "report:" in result.stdout
-    # the trained model on seeds the pipeline never saw, with the same settings
-    again = cli("eval", "--config", str(run / "configs" / "eval_sft.toml"), "--seeds", "50",
-                "--max-steps", "5")  # fmt: skip
-    assert again.returncode == 0, again.stderr[-2000:]
-    rerun = cli("pipeline", str(path))
+    # the benchmark played the trained model on a seed the pipeline never saw, with the
+    # eval config the pipeline wrote (the same decoding)
+    [check] = json.loads((run / "check-sft.json").read_text())["runs"]
+    assert check["episodes"] == 1 and check["policy"] == "hf" and check["seeds"] == "500"
+    assert '"pipeline_demo"' in result.stdout and "unseen seeds 500: sft" in result.stdout
+    rerun = cli("pipeline", "--workdir", str(run))
     assert rerun.returncode != 0 and "--overwrite" in rerun.stderr
