@@ -122,10 +122,31 @@ BASELINE = (
 )
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a running process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def baseline_rss_mb() -> float:
     """Peak RSS of a process that only imports crafter (numba), openai, peewee and resets once."""
     out = subprocess.run([sys.executable, "-c", BASELINE], capture_output=True, text=True)
     return float(out.stdout.strip())
+
+
+def cpu_budget(run: dict, small: dict, server_cpu_s: float) -> dict[str, float]:
+    """CPU ms per env step of the eval process, its env workers (start-up, as measured by the
+    one-decision eval, subtracted from both) and the loopback server, and the cores the three
+    kept busy together over the eval's wall time."""
+    steps = max(1, run["steps"] - small["steps"])
+    eval_s = run["cpu_s"] - small["cpu_s"]
+    workers_s = run["children_cpu_s"] - small["children_cpu_s"]
+    return {
+        "eval": 1000.0 * eval_s / steps,
+        "env_workers": 1000.0 * workers_s / steps,
+        "server": 1000.0 * server_cpu_s / steps,
+        "cores_busy": (eval_s + workers_s + server_cpu_s) / run["wall_time_s"],
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -160,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     assert server.stdout is not None and server.stdin is not None
     base_url = server.stdout.readline().strip()
     raws, rates, rss, runs, cpu_ms, ratios, old_ratios, bounds = [], [], [], [], [], [], [], []
+    budgets: list[dict[str, float]] = []
     sizes = dict(concurrency=args.concurrency, env_workers=args.env_workers)
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -171,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
                 raw = raw_loop([r * 100 + i for i in range(8)], args.max_steps)
                 # a one-decision eval: the start-up (imports, building, workers) to subtract
                 small = run_eval(base_url, work, f"small{r}", episodes=1, max_steps=1, **sizes)
+                server_before = process_cpu_s(server.pid)
                 run = run_eval(
                     base_url,
                     work,
@@ -179,7 +202,9 @@ def main(argv: list[str] | None = None) -> None:
                     max_steps=args.max_steps,
                     **sizes,
                 )
+                server_cpu = process_cpu_s(server.pid) - server_before
                 calls = run["decisions"] - small["decisions"]
+                budgets.append(cpu_budget(run, small, server_cpu))
                 per_call = 1000.0 * (run["cpu_s"] - small["cpu_s"]) / calls
                 cpu_cap = 1000.0 / per_call  # decisions/s one core could drive
                 bound = min(args.concurrency / (args.latency + 1.0 / raw), cpu_cap)
@@ -236,6 +261,9 @@ def main(argv: list[str] | None = None) -> None:
         "import_baseline_rss_mb": None if args.smoke else baseline_rss_mb(),
         "torch_imported": any(r["torch_imported"] for r in runs),
         "transformers_imported": any(r["transformers_imported"] for r in runs),
+        # where the 2 (or N) cores went: CPU ms per step of each process, start-up excluded,
+        # and the cores they kept busy together during the eval's wall time
+        "cpu_budget": {k: median([b[k] for b in budgets]) for k in budgets[0]},
         "profile": str(args.profile) if args.profile else None,
         "samples": {
             "raw": raws,
@@ -277,6 +305,16 @@ def main(argv: list[str] | None = None) -> None:
                 str(result["crafter_imported_by_eval_process"]),
             ),
             ("torch imported", str(result["torch_imported"])),
+            (
+                "CPU ms / step: eval, env workers, loopback server",
+                " / ".join(
+                    f"{result['cpu_budget'][k]:.2f}" for k in ("eval", "env_workers", "server")
+                ),
+            ),
+            (
+                f"cores busy during the eval (of {os.cpu_count()})",
+                f"{result['cpu_budget']['cores_busy']:.2f}",
+            ),
         ],
     )
 

@@ -262,9 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--http-client",
-        choices=["aiohttp", "httpx"],
-        default="aiohttp",
-        help="the policy's http_client setting (default: the policy's default, aiohttp)",
+        choices=["direct", "aiohttp", "httpx"],
+        default="direct",
+        help="the policy's http_client setting (default: the policy's default, direct)",
     )
     add_smoke_flag(parser)
     args = parser.parse_args(argv)

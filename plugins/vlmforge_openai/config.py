@@ -69,10 +69,11 @@ class OpenAIPolicyConfig(StrictModel):
         None, description="Reasoning models: how hard to think (unset: not sent)."
     )
     timeout: float = Field(60.0, gt=0, description="Seconds per HTTP attempt.")
-    http_client: Literal["aiohttp", "httpx"] = Field(
-        "aiohttp",
-        description='HTTP stack under the official client: "aiohttp" (the openai[aiohttp] '
-        'extra, ~1.3 instead of ~1.8 ms CPU per call) or "httpx" (the client\'s default).',
+    http_client: Literal["direct", "aiohttp", "httpx"] = Field(
+        "direct",
+        description='HTTP stack: "direct" (aiohttp posting the body itself, with the official '
+        "client's headers and exception types; the least CPU per call), or the official client "
+        'over "aiohttp" (its openai[aiohttp] transport) or "httpx" (its default).',
     )
     max_retries: int = Field(4, ge=0, le=50, description="Retries after the first attempt.")
     retry_backoff_s: float = Field(0.5, ge=0, description="First backoff wait (doubles).")

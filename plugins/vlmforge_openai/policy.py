@@ -1,14 +1,15 @@
-"""The ``openai`` policy: any OpenAI-compatible chat-completions server, via the official client.
+"""The ``openai`` policy: any OpenAI-compatible chat-completions server.
 
-One :class:`OpenAIPolicy` per run holds the settings and one ``AsyncOpenAI`` client per event
-loop (shared by all concurrent episodes); :class:`OpenAIEpisodePolicy` holds one episode's
-history. Each ``act`` sends ``[system, *history, user(observation)]`` with the environment's
-tools and returns a :class:`~vlmforge.components.Decision` whose ``prompt`` is exactly what was
-sent (images by sha256), ``reply`` the assistant message verbatim, and ``lm_call`` the usage,
-latency, finish reason and every HTTP attempt. Provider failures raise
-:class:`~vlmforge.components.PolicyError` (episode fails) or
-:class:`~vlmforge.components.FatalPolicyError` (bad key: the run stops), carrying the failed
-step's decision. The API key is read from the environment once and is never recorded.
+One :class:`OpenAIPolicy` per run holds the settings and one HTTP transport per event loop
+(shared by all concurrent episodes; :mod:`vlmforge_openai.transport`: aiohttp direct, or the
+official client); :class:`OpenAIEpisodePolicy` holds one episode's history. Each ``act`` sends
+``[system, *history, user(observation)]`` with the environment's tools and returns a
+:class:`~vlmforge.components.Decision` whose ``prompt`` is exactly what was sent (images by
+sha256), ``reply`` the assistant message verbatim, and ``lm_call`` the usage, latency, finish
+reason and every HTTP attempt. Provider failures raise :class:`~vlmforge.components.PolicyError`
+(episode fails) or :class:`~vlmforge.components.FatalPolicyError` (bad key: the run stops),
+carrying the failed step's decision. The API key is read from the environment once and is never
+recorded.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ import time
 import weakref
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
-
-import openai
 
 from vlmforge.components import (
     Decision,
@@ -40,6 +39,7 @@ from vlmforge_openai.config import OpenAIPolicyConfig
 from vlmforge_openai.models import ModelQuirks, quirks_for, resolve_vision
 from vlmforge_openai.reply import CompletionReply, parse_completion
 from vlmforge_openai.retry import CallFailedError, RetrySettings, call_with_retries
+from vlmforge_openai.transport import Transport, make_transport
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 OPENAI_BASE_URL_ENV = "OPENAI_BASE_URL"  # honoured like the official SDK honours it
@@ -108,8 +108,8 @@ class OpenAIPolicy:
             retry_after_max_s=config.retry_after_max_s,
             timeout_s=config.timeout,
         )
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, openai.AsyncOpenAI]
-        self._clients = weakref.WeakKeyDictionary()
+        self._transports: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Transport]
+        self._transports = weakref.WeakKeyDictionary()
 
     # -- presets override these -----------------------------------------------------------
     def default_base_url(self) -> str:
@@ -146,34 +146,25 @@ class OpenAIPolicy:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        client = self._clients.pop(loop, None) if loop is not None else None
-        self._clients.clear()  # clients of finished loops die with their loop
-        if client is not None:
-            await client.close()
+        transport = self._transports.pop(loop, None) if loop is not None else None
+        self._transports.clear()  # transports of finished loops die with their loop
+        if transport is not None:
+            await transport.aclose()
 
     # -- requests -------------------------------------------------------------------------
-    def client(self) -> openai.AsyncOpenAI:
-        """The client for the running event loop (created on first use, retries off)."""
+    def transport(self) -> Transport:
+        """The ``http_client`` stack for the running event loop (created on first use)."""
         loop = asyncio.get_running_loop()
-        found = self._clients.get(loop)
+        found = self._transports.get(loop)
         if found is None:
-            found = openai.AsyncOpenAI(
-                api_key=self._api_key or NO_KEY_PLACEHOLDER,
-                base_url=self.base_url,
-                timeout=self.config.timeout,
-                max_retries=0,
-                http_client=self._http_client(),
+            found = make_transport(
+                self.config.http_client,
+                self.base_url,
+                self._api_key or NO_KEY_PLACEHOLDER,
+                self.config.timeout,
             )
-            self._clients[loop] = found
+            self._transports[loop] = found
         return found
-
-    def _http_client(self) -> Any:
-        """The HTTP stack under the official client (``http_client`` setting); None: httpx."""
-        if self.config.http_client == "httpx":
-            return None
-        # openai's own aiohttp transport: the same client API and typed errors, with aiohttp's
-        # C HTTP parser (benchmarks/provider_overhead.py, c=32: ~1.3 vs ~1.8 ms CPU per call).
-        return openai.DefaultAioHttpClient(timeout=self.config.timeout)
 
     def request_params(self, env: EnvSpec) -> dict[str, Any]:
         """Every request field except messages and tools, exactly as sent (recorded per call)."""
@@ -206,21 +197,11 @@ class OpenAIPolicy:
     ) -> Decision:
         """Send one request (with retries) and turn the reply into a Decision."""
         params = self.request_params(env)
-        client = self.client()
+        transport = self.transport()
         body = request_body(wire, env.tools, params)
 
         async def send() -> CompletionReply:
-            # client.post is the official client's own request path (transport, auth headers,
-            # typed errors) without create()'s per-call walk of the typed params and response
-            # models, which costs milliseconds per request with image messages (see
-            # benchmarks/provider_overhead.py). The JSON body is read by parse_completion.
-            data = await client.post(
-                "/chat/completions",
-                cast_to=dict,
-                body=body,
-                options={"security": {"bearer_auth": True}},
-            )
-            return parse_completion(data)
+            return parse_completion(await transport.post(body))
 
         started = time.perf_counter()
         try:

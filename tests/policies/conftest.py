@@ -97,11 +97,11 @@ def api_key(monkeypatch: pytest.MonkeyPatch) -> str:
     return SECRET
 
 
-@pytest.fixture(params=["aiohttp", "httpx"])
+@pytest.fixture(params=["direct", "aiohttp", "httpx"])
 def policy_config(api_key: str, request: pytest.FixtureRequest) -> Callable[..., dict[str, Any]]:
     """``policy_config(server, **keys)``: an openai policy config pointed at ``server``.
 
-    Every test using it runs on both HTTP stacks (``http_client``): they must record the same.
+    Every test using it runs on every HTTP stack (``http_client``): they must record the same.
     """
 
     def build(server: OpenAIServer, **keys: Any) -> dict[str, Any]:

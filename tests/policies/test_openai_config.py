@@ -337,16 +337,32 @@ def test_frames_of_earlier_turns_are_sent_in_turns_mode(openai_server, policy_co
 
 
 def test_http_client_selects_the_stack(openai_server, api_key) -> None:
-    """aiohttp: openai's own aiohttp-backed client; httpx: the client's default (None). Every
-    test using ``policy_config`` runs on both and checks what each records."""
+    """direct (default): aiohttp without the official client; aiohttp / httpx: the official
+    client over openai's aiohttp transport or its default httpx one. Every test using
+    ``policy_config`` runs on all three and checks what each records."""
     import openai
 
+    from vlmforge_openai.transport import DirectTransport, OfficialTransport
+
     srv = openai_server([])
-    chosen = make_policy({"base_url": srv.base_url, "api_key_env": KEY_ENV})._http_client()
-    assert isinstance(chosen, openai.DefaultAioHttpClient)
-    httpx_policy = make_policy(
-        {"base_url": srv.base_url, "api_key_env": KEY_ENV, "http_client": "httpx"}
-    )
-    assert httpx_policy._http_client() is None
+
+    def transport(**keys: str) -> object:
+        policy = make_policy({"base_url": srv.base_url, "api_key_env": KEY_ENV, **keys})
+
+        async def build() -> object:
+            made = policy.transport()
+            assert policy.transport() is made  # one per event loop
+            await policy.aclose()
+            return made
+
+        return asyncio.run(build())
+
+    assert isinstance(transport(), DirectTransport)
+    official = transport(http_client="aiohttp")
+    assert isinstance(official, OfficialTransport)
+    assert isinstance(official.client._client, openai.DefaultAioHttpClient)
+    plain = transport(http_client="httpx")
+    assert isinstance(plain, OfficialTransport)
+    assert not isinstance(plain.client._client, openai.DefaultAioHttpClient)
     with pytest.raises(ConfigError, match="http_client"):
         make_policy({"base_url": srv.base_url, "api_key_env": KEY_ENV, "http_client": "curl"})

@@ -104,6 +104,47 @@ def test_native_tool_call_is_recorded_verbatim(openai_server, policy_config) -> 
     assert_no_secret(decision.lm_call, decision.reply, *decision.prompt, policy.describe())
 
 
+def test_every_stack_sends_the_same_request(openai_server, policy_config, monkeypatch) -> None:
+    """The body bytes and the headers a server acts on are the same on every ``http_client``
+    stack, including the organization and project the official client reads from the env."""
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-test")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-test")
+    srv = openai_server([Reply.tool_call("interact", {"action": "do"})])
+    decision = one(make_policy(policy_config(srv)))
+    [request] = srv.chat_requests
+    headers = request.headers
+    assert request.method == "POST" and request.path == "/v1/chat/completions"
+    assert headers["authorization"] == f"Bearer {SECRET}"
+    assert headers["content-type"] == "application/json"
+    assert headers["accept"] == "application/json"
+    assert headers["openai-organization"] == "org-test"
+    assert headers["openai-project"] == "proj-test"
+    # compact JSON, non-ASCII kept as UTF-8: the official client's encoding
+    sent = json.loads(request.body)
+    assert request.body == json.dumps(sent, ensure_ascii=False, separators=(",", ":")).encode()
+    assert {k: v for k, v in sent.items() if k not in ("messages", "tools")} == (
+        decision.lm_call.params
+    )
+
+
+@pytest.mark.parametrize("stack", ["direct", "httpx"])
+def test_the_proxy_variables_are_honoured(openai_server, api_key, monkeypatch, stack) -> None:
+    """``$HTTP_PROXY`` routes the request through the proxy (absolute-form request target),
+    ``$NO_PROXY`` exempts a host: the direct stack as the official httpx client does."""
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    target = openai_server([Reply.text("from the server")] * 2)
+    proxy = openai_server([Reply.text("through the proxy")])
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+    config = {"base_url": target.base_url, "api_key_env": KEY_ENV, "http_client": stack}
+    assert one(make_policy(config)).reply.content == "through the proxy"
+    [request] = proxy.chat_requests
+    assert request.path == f"{target.base_url}/chat/completions" and not target.chat_requests
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert one(make_policy(config)).reply.content == "from the server"
+    assert len(proxy.chat_requests) == 1 and len(target.chat_requests) == 1
+
+
 def test_usage_and_model_come_from_the_reply(openai_server, policy_config) -> None:
     usage = {"prompt_tokens": 321, "completion_tokens": 12, "total_tokens": 333}
     srv = openai_server(
