@@ -51,6 +51,7 @@ def run_eval(
     extra_env: dict[str, str] | None = None,
     profile: Path | None = None,
     use_vision: bool = True,
+    http_client: str | None = None,
 ) -> dict:
     """``vlmforge eval`` with the openai policy against ``base_url``, as a child process; its
     summary plus the child's peak RSS and CPU seconds. ``profile``: run it under py-spy (raw
@@ -63,6 +64,8 @@ def run_eval(
         f'[policy]\nname = "openai"\nmodel = "bench-model"\nbase_url = "{base_url}"\n'
         f'api_key_env = ""\nuse_vision = {str(use_vision).lower()}\nmax_retries = 0\n'
     )
+    if http_client is not None:  # else the policy's default
+        config.write_text(config.read_text() + f'http_client = "{http_client}"\n')
     summary, child = workdir / f"{tag}-summary.json", workdir / f"{tag}-child.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("VLMFORGE_")}
     env.update(extra_env or {})
@@ -167,6 +170,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--profile", type=Path, default=None, help="profile one more eval (py-spy or cProfile)"
     )
+    parser.add_argument(
+        "--http-client",
+        choices=["direct", "aiohttp", "httpx"],
+        default=None,
+        help="the policy's http_client (default: the policy's default, direct)",
+    )
     add_smoke_flag(parser)
     args = parser.parse_args(argv)
     if args.smoke:
@@ -182,7 +191,9 @@ def main(argv: list[str] | None = None) -> None:
     base_url = server.stdout.readline().strip()
     raws, rates, rss, runs, cpu_ms, ratios, old_ratios, bounds = [], [], [], [], [], [], [], []
     budgets: list[dict[str, float]] = []
-    sizes = dict(concurrency=args.concurrency, env_workers=args.env_workers)
+    sizes = dict(
+        concurrency=args.concurrency, env_workers=args.env_workers, http_client=args.http_client
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
@@ -235,6 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         "concurrency": args.concurrency,
         "episodes": args.episodes,
         "env_workers": args.env_workers,
+        "http_client": args.http_client or "default (direct)",
         "max_steps": args.max_steps,
         "repeats": args.repeats,
         "raw_crafter_steps_per_s": median(raws),

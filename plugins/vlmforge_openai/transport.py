@@ -9,8 +9,8 @@
   headers and decoded error body; ``APITimeoutError``; ``APIConnectionError`` raised from the
   aiohttp error), so retries and error messages do not depend on the stack. What it skips is
   the client's per-request machinery (options models, header merging, URL building, the
-  httpx <-> aiohttp translation): ~1.7 instead of ~2.6-3.4 ms of CPU per call at c=32
-  (benchmarks/eval_openai.py).
+  httpx <-> aiohttp translation): 1.5-1.7 instead of 2.3-3.4 ms of eval CPU per call at
+  c=32 (benchmarks/eval_openai.py).
 - ``aiohttp`` / ``httpx``: ``openai.AsyncOpenAI.post`` over openai's aiohttp transport or its
   default httpx one.
 
