@@ -70,8 +70,10 @@ def test_two_resumers_take_over_from_a_killed_writer(pg_server: PgServer) -> Non
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         assert killed.poll() is None, killed.communicate()
-        try:
-            if backend.count("SELECT COUNT(*) FROM step") >= 20:
+        try:  # killed mid-episode: steps written and an episode still running
+            if backend.count("SELECT COUNT(*) FROM step") >= 20 and backend.count(
+                "SELECT COUNT(*) FROM episode WHERE status = 'running'"
+            ):
                 break
         except psycopg2.errors.UndefinedTable:  # not created yet
             pass
