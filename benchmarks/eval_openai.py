@@ -57,15 +57,14 @@ def run_eval(
     summary plus the child's peak RSS and CPU seconds. ``profile``: run it under py-spy (raw
     collapsed stacks of the thread holding the GIL) when installed, else cProfile (pstats)."""
     config = workdir / f"{tag}.toml"
+    stack = f'http_client = "{http_client}"\n' if http_client else ""  # else the default
     config.write_text(
         f'run_name = "{tag}"\nseeds = "0-{episodes - 1}"\nconcurrency = {concurrency}\n'
         f"max_steps = {max_steps}\nenv_workers = {env_workers}\n"
         f'[env]\nname = "{env_name}"\n'
         f'[policy]\nname = "openai"\nmodel = "bench-model"\nbase_url = "{base_url}"\n'
-        f'api_key_env = ""\nuse_vision = {str(use_vision).lower()}\nmax_retries = 0\n'
+        f'api_key_env = ""\nuse_vision = {str(use_vision).lower()}\nmax_retries = 0\n{stack}'
     )
-    if http_client is not None:  # else the policy's default
-        config.write_text(config.read_text() + f'http_client = "{http_client}"\n')
     summary, child = workdir / f"{tag}-summary.json", workdir / f"{tag}-child.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("VLMFORGE_")}
     env.update(extra_env or {})
