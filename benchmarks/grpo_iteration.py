@@ -29,7 +29,10 @@ from _common import add_smoke_flag, report
 
 
 def vlmforge(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "vlmforge", *args], check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "vlmforge", *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        command = " ".join(args)
+        sys.exit(f"`vlmforge {command}` failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
 
 
 def teacher_export(work: Path, episodes: int = 8, max_steps: int = 300) -> Path:

@@ -112,11 +112,6 @@ def load(
     import torch
 
     device, dtype = resolve_device_dtype(device, dtype)
-    if (
-        not (Path(base) / "config.json").is_file()
-        and (Path(base) / "model" / "config.json").is_file()
-    ):
-        base = str(Path(base) / "model")  # a `vlmforge train --trainer sft` output folder
     processor_dir = adapter_dir if adapter_dir and _has_processor(adapter_dir) else base
     processor = load_processor(processor_dir, model_type=model_type_for(base))
     set_pixel_limits(processor, min_pixels, max_pixels)

@@ -53,7 +53,7 @@ def model_location(value: str | Path, *, what: str = "model") -> str:
             raise ConfigError(
                 f"{what} '{text}' is a file; give the model's folder (the one holding config.json)."
             )
-        return str(path)
+        return str(trained_model_folder(path))
     if looks_local(text):
         raise ConfigError(f"{what} folder '{text}' does not exist. {_HINT}")
     if not in_hub_cache(text):
@@ -62,6 +62,18 @@ def model_location(value: str | Path, *, what: str = "model") -> str:
             f"Face cache (vlmforge does not download models). {_HINT}"
         )
     return text
+
+
+def trained_model_folder(path: Path) -> Path:
+    """``path/model`` when ``path`` is a `vlmforge train --trainer sft` output folder (the model
+    is saved in its ``model/``), else ``path``."""
+    if (
+        not (path / "config.json").is_file()
+        and not (path / "adapter_config.json").is_file()
+        and (path / "model" / "config.json").is_file()
+    ):
+        return path / "model"
+    return path
 
 
 def in_hub_cache(repo_id: str) -> bool:

@@ -139,3 +139,31 @@ def _play(db: Path, train_out: Path) -> None:
     finally:
         asyncio.run(policy.aclose())
         store.close()
+
+
+def test_lora_sft_starts_from_a_full_sft_output_folder(
+    tmp_path: Path, cli_subprocess, tiny_model: Path, export_dir: Path
+):
+    """`--trainer sft` saves its model in OUTPUT_DIR/model/; every command that takes a model
+    (lora-sft here, as eval and grpo already did) accepts OUTPUT_DIR itself."""
+    import shutil
+
+    from vlmforge_hf.model_path import model_location
+
+    sft_out = tmp_path / "sft-out"
+    shutil.copytree(tiny_model, sft_out / "model")
+    (sft_out / "metadata.json").write_text("{}")
+    assert model_location(sft_out) == str(sft_out / "model")
+    assert model_location(tiny_model) == str(tiny_model)
+    adapter_like = tmp_path / "adapter"  # an adapter folder is never redirected
+    shutil.copytree(tiny_model, adapter_like / "model")
+    (adapter_like / "adapter_config.json").write_text("{}")
+    assert model_location(adapter_like) == str(adapter_like)
+
+    result = cli_subprocess(
+        "train", "--trainer", "lora-sft", "--model", str(sft_out),
+        "--dataset", str(export_dir / "openai-sft" / "train.jsonl"),
+        "--output-dir", str(tmp_path / "lora"), "--max-steps", "1",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "lora" / "adapter" / "adapter_config.json").is_file()
