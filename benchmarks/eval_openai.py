@@ -86,6 +86,7 @@ def run_eval(
     out = run | json.loads(child.read_text())
     if env_name == "crafter":
         out["startup_s"] = startup_s(workdir / f"{tag}.db", concurrency)
+        out["later_first_step_ms"] = later_first_step_ms(workdir / f"{tag}.db", concurrency)
     return out
 
 
@@ -115,6 +116,22 @@ def startup_s(db: Path, concurrency: int) -> float:
     finally:
         store.close()
     return (max(firsts) - t0).total_seconds()
+
+
+def later_first_step_ms(db: Path, concurrency: int) -> float | None:
+    """Mean milliseconds from an episode's start to its first step over the episodes after the
+    first wave: the wait for their worlds (built ahead of time by env workers, or not)."""
+    from vlmforge_sqlite.store import SqliteStore, SqliteStoreConfig
+
+    store = SqliteStore(SqliteStoreConfig(path=str(db)))
+    try:
+        later = sorted(store.episodes(), key=lambda e: e.started_at)[concurrency:]
+        waits = [
+            (next(iter(store.steps(e.id))).started_at - e.started_at).total_seconds() for e in later
+        ]
+    finally:
+        store.close()
+    return 1000.0 * sum(waits) / len(waits) if waits else None
 
 
 BASELINE = (
@@ -264,6 +281,15 @@ def main(argv: list[str] | None = None) -> None:
         "policy_latency_p50_s": median([r["policy_latency_p50_s"] for r in runs]),
         "env_latency_p50_s": median([r["env_latency_p50_s"] for r in runs]),
         "first_wave_startup_s": median([r["startup_s"] for r in runs]),
+        "later_episodes_first_step_ms": (
+            median(later)
+            if (
+                later := [
+                    r["later_first_step_ms"] for r in runs if r["later_first_step_ms"] is not None
+                ]
+            )
+            else None
+        ),
         "peak_rss_mb": max(rss),
         "largest_env_worker_rss_mb": max(r["largest_child_rss_mb"] for r in runs)
         if args.env_workers
@@ -305,6 +331,12 @@ def main(argv: list[str] | None = None) -> None:
             (
                 f"first wave's start-up: {min(args.concurrency, args.episodes)} worlds (s)",
                 f"{result['first_wave_startup_s']:.2f}",
+            ),
+            (
+                "later episodes: start to first step (ms, mean)",
+                "-"
+                if result["later_episodes_first_step_ms"] is None
+                else f"{result['later_episodes_first_step_ms']:.0f}",
             ),
             ("peak RSS of the eval (MB, target < 150)", f"{max(rss):.0f}"),
             (

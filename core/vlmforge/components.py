@@ -103,6 +103,9 @@ class Environment(Protocol):
       own thread.
     - ``async_calls = True``: the environment is an :class:`AsyncEnvironment`; the runner
       awaits its ``a`` methods on its event loop instead.
+    - ``reset_ahead = True``: an episode's first observation depends on its seed alone, so
+      ``env_workers`` may start and reset an episode before the runner asks for it (while a
+      worker is idle) and hand over that observation when it does.
     """
 
     def spec(self) -> EnvSpec:
@@ -129,7 +132,11 @@ class AsyncEnvEpisode(EnvEpisode, Protocol):
 class AsyncEnvironment(Environment, Protocol):
     """An environment with ``async_calls = True`` whose calls only wait (on worker processes:
     :class:`vlmforge.env_workers.EnvWorkerPool`): the runner awaits ``astart`` and the episodes'
-    ``areset``, ``astep`` and ``aclose`` on its event loop instead of using threads."""
+    ``areset``, ``astep`` and ``aclose`` on its event loop instead of using threads.
+
+    Optional: ``prefetch(seed)``, called (without awaiting) once an episode has its first
+    observation, with the seed that will start ``concurrency`` episodes later; it must return
+    at once (the pool builds that world in a worker while it is idle)."""
 
     async_calls: bool
 

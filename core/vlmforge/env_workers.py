@@ -16,12 +16,19 @@ worker hands replies back), so a worker never waits on the eval process. A new e
 the worker with the fewest open episodes. Workers ignore SIGINT (the eval process decides how to
 stop) and exit when the eval process closes the pool or dies (their pipe reaches EOF). A worker
 that dies fails the episodes it held with a message naming the exit code; the others carry on.
+
+Worlds ahead of time: when the environment says its first observation depends on the seed alone
+(``reset_ahead = True``, as Crafter does), the runner tells the pool which seed it will start
+next (:meth:`EnvWorkerPool.prefetch`) and a worker starts and resets that episode on its second
+thread while it is otherwise idle; the episode then starts with its world already built. At
+most :attr:`EnvWorkerPool.prefetch_limit` such worlds wait at once (the oldest is dropped).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import itertools
 import signal
@@ -101,37 +108,64 @@ def _worker_main(conn: Connection) -> None:
     thread, so the other episodes' steps never queue behind them; with a short GIL switch
     interval a step waits at most ~1 ms for a world being generated. The eval process sends an
     episode's next request only after the previous reply, so one episode's requests never
-    overlap."""
+    overlap.
+
+    ``prefetch`` (no reply) starts and resets an episode ahead of time on the background thread;
+    its ``reset`` then answers with that first observation (or error) at once. Requests with id
+    None get no reply."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the eval process decides how to stop
     try:
         from vlmforge.plugins import get_registry
 
         build: EnvBuild = conn.recv()
         env = build_env(get_registry(build.plugins_dirs), build)
-        conn.send((_READY, "ok", (env.spec(), env.config_dict())))
+        reset_ahead = bool(getattr(env, "reset_ahead", False))
+        conn.send((_READY, "ok", (env.spec(), env.config_dict(), reset_ahead)))
     except BaseException as exc:  # reported to the eval process, which raises it
         message = str(exc) or traceback.format_exc(limit=3)
         conn.send((_READY, "err", type(exc).__name__, message))
         return
     sys.setswitchinterval(_SWITCH_INTERVAL_S)
     episodes: dict[int, Any] = {}
+    # key -> the prefetched episode's first reply: ("ok", observation) or ("err", class, message)
+    prepared: dict[int, tuple[Any, ...]] = {}
     send_lock = threading.Lock()
 
-    def serve(request_id: int, op: str, key: int, args: list[Any]) -> None:
+    def reply(request_id: int | None, message: tuple[Any, ...]) -> None:
+        if request_id is None:
+            return
+        with send_lock, contextlib.suppress(OSError):  # OSError: the eval process is gone
+            conn.send((request_id, *message))
+
+    def prefetch(key: int, seed: int) -> None:
+        try:
+            episodes[key] = env.start(seed)
+            outcome: tuple[Any, ...] = ("ok", episodes[key].reset())
+        except Exception as exc:  # reported when the episode is reset
+            outcome = ("err", type(exc).__name__, str(exc))
+        prepared[key] = outcome
+
+    def serve(request_id: int | None, op: str, key: int, args: list[Any]) -> None:
+        if op == "prefetch":
+            prefetch(key, *args)
+            return
+        if op == "reset" and key in prepared:
+            reply(request_id, prepared.pop(key))
+            return
         try:
             if op == "start":
                 episodes[key] = env.start(*args)
                 result: Any = None
             elif op == "close":
                 episode = episodes.pop(key, None)
+                prepared.pop(key, None)
                 result = episode.close() if episode is not None else None
             else:  # reset, step
                 result = getattr(episodes[key], op)(*args)
-            reply: tuple[Any, ...] = (request_id, "ok", result)
+            message: tuple[Any, ...] = ("ok", result)
         except Exception as exc:  # the episode's error, recorded on it by the runner
-            reply = (request_id, "err", type(exc).__name__, str(exc))
-        with send_lock, contextlib.suppress(OSError):  # OSError: the eval process is gone
-            conn.send(reply)
+            message = ("err", type(exc).__name__, str(exc))
+        reply(request_id, message)
 
     slow = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlmforge-env-slow")
     try:
@@ -142,7 +176,7 @@ def _worker_main(conn: Connection) -> None:
                 return
             if op == "stop":
                 return
-            if op == "step":
+            if op == "step" or (op == "reset" and key in prepared):  # no queue behind worlds
                 serve(request_id, op, key, args)
             else:
                 slow.submit(serve, request_id, op, key, args)
@@ -175,6 +209,7 @@ class _Worker:
             )
         self.conn = Connection(ours.detach())
         self.open_episodes = 0
+        self.prefetched = 0  # worlds built ahead of time, not yet started
         self.dead: str | None = None  # why it can no longer be used
         self._send_lock = threading.Lock()
         self._ids = itertools.count(_READY + 1)
@@ -199,6 +234,13 @@ class _Worker:
         future = _LoopFuture(asyncio.get_running_loop())
         self._send(future, op, key, args)
         return await future.future
+
+    def notify(self, op: str, key: int, *args: Any) -> None:
+        """Send one request that gets no reply (a worker that is gone is ignored)."""
+        with self._send_lock:
+            if self.dead is None:
+                with contextlib.suppress(OSError):
+                    self.conn.send((None, op, key, *args))
 
     def _send(self, future: _Pending, op: str, key: int, args: tuple[Any, ...]) -> None:
         with self._send_lock:
@@ -288,6 +330,7 @@ class EnvWorkerPool:
 
     config_model = None  # settings are validated by the environment inside each worker
     async_calls = True  # the runner awaits astart() and the episodes' areset/astep/aclose
+    prefetch_limit = 64  # worlds built ahead of time that may wait at once
 
     def __init__(self, build: EnvBuild, workers: int):
         if workers < 1:
@@ -298,13 +341,18 @@ class EnvWorkerPool:
         self._spec: EnvSpec | None = None
         self._config: dict[str, Any] = {}
         self._keys = itertools.count()
+        self._reset_ahead = False
+        # seed -> (worker, key) of the worlds built ahead of time; all of them, oldest first
+        self._prefetched: dict[int, list[tuple[_Worker, int]]] = {}
+        self._prefetch_order: collections.deque[tuple[int, _Worker, int]] = collections.deque()
+        self.prefetch_counts = {"prefetched": 0, "used": 0, "dropped": 0}
 
     def _wait_ready(self) -> None:
         if self._ready:
             return
         for worker in self._workers:
             try:
-                self._spec, self._config = worker.ready.result()
+                self._spec, self._config, self._reset_ahead = worker.ready.result()
             except BaseException:
                 self.close()
                 raise
@@ -320,7 +368,54 @@ class EnvWorkerPool:
         self._wait_ready()
         return dict(self._config)
 
+    def prefetch(self, seed: int) -> None:
+        """Build ``seed``'s world ahead of time (the runner will start it soon); nothing when
+        the environment's first observation may depend on more than its seed."""
+        self._wait_ready()
+        if not self._reset_ahead:
+            return
+        dropped = None
+        with self._lock:
+            live = [w for w in self._workers if w.dead is None]
+            if not live:
+                return
+            worker = min(live, key=lambda w: (w.open_episodes + w.prefetched, w.index))
+            key = next(self._keys)
+            worker.prefetched += 1
+            self._prefetched.setdefault(seed, []).append((worker, key))
+            self._prefetch_order.append((seed, worker, key))
+            self.prefetch_counts["prefetched"] += 1
+            if len(self._prefetch_order) > self.prefetch_limit:
+                dropped = self._prefetch_order.popleft()
+                self._forget(*dropped)
+                self.prefetch_counts["dropped"] += 1
+        worker.notify("prefetch", key, seed)
+        if dropped is not None:
+            dropped[1].notify("close", dropped[2])
+
+    def _take_prefetched(self, seed: int) -> tuple[_Worker, int] | None:
+        """A live worker's world for ``seed`` built ahead of time, now an open episode."""
+        with self._lock:
+            for worker, key in list(self._prefetched.get(seed, ())):
+                self._forget(seed, worker, key)
+                self._prefetch_order.remove((seed, worker, key))
+                if worker.dead is None:
+                    worker.open_episodes += 1
+                    self.prefetch_counts["used"] += 1
+                    return worker, key
+        return None
+
+    def _forget(self, seed: int, worker: _Worker, key: int) -> None:
+        entries = self._prefetched[seed]
+        entries.remove((worker, key))
+        if not entries:
+            del self._prefetched[seed]
+        worker.prefetched -= 1
+
     def start(self, seed: int) -> _WorkerEpisode:
+        ready = self._take_prefetched(seed)
+        if ready is not None:
+            return _WorkerEpisode(self, *ready)
         worker, key = self._assign()
         try:
             worker.call("start", key, seed)
@@ -331,6 +426,9 @@ class EnvWorkerPool:
 
     async def astart(self, seed: int) -> _WorkerEpisode:
         """:meth:`start` for the event loop (the runner uses these ``a`` methods)."""
+        ready = self._take_prefetched(seed)
+        if ready is not None:
+            return _WorkerEpisode(self, *ready)
         worker, key = self._assign()
         try:
             await worker.acall("start", key, seed)

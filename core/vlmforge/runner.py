@@ -113,6 +113,10 @@ class EvalRunner:
         # runs in threads, no more of them than the cores can use, unless its calls only wait
         # on I/O (a remote env): then every episode in flight gets a thread.
         self._async_env = bool(getattr(env, "async_calls", False))
+        # an env that can build worlds ahead of time (env workers) hears of each seed one wave
+        # ahead: the seed `concurrency` places on is the next to start when an episode ends
+        self._prefetch = getattr(env, "prefetch", None) if self._async_env else None
+        self._taken = 0  # seeds taken from the run's list so far (an announced one is not yet)
         io_bound = bool(getattr(env, "io_bound", False))
         self._inline_env = not self._async_env and not io_bound and concurrency == 1
         cap = concurrency if io_bound else (os.cpu_count() or 2) + 2
@@ -171,7 +175,7 @@ class EvalRunner:
             self._stop.set()
         result = RunResult()
         started = time.perf_counter()
-        pending: Iterator[int] = iter(self.seeds)
+        pending: Iterator[tuple[int, int]] = iter(enumerate(self.seeds))
         try:
             workers = [
                 asyncio.create_task(self._worker(pending, result))
@@ -186,21 +190,22 @@ class EvalRunner:
             self._env_pool.shutdown(wait=False, cancel_futures=True)
             self._store_pool.shutdown(wait=True)
             result.wall_time_s = time.perf_counter() - started
-        result.not_started = list(pending)
+        result.not_started = [seed for _, seed in pending]
         if self._fatal is not None:
             result.stopped, result.fatal = str(self._fatal), True
         elif self._stop.is_set():
             result.stopped = self._stop_reason or "interrupted"
         return result
 
-    async def _worker(self, seeds: Iterator[int], result: RunResult) -> None:
+    async def _worker(self, seeds: Iterator[tuple[int, int]], result: RunResult) -> None:
         assert self._stop is not None
         while not self._stop.is_set():
-            seed = next(seeds, None)
-            if seed is None:
+            index, seed = next(seeds, (None, None))
+            if index is None or seed is None:
                 return
+            self._taken = index + 1
             try:
-                episode = await self._episode(seed)
+                episode = await self._episode(seed, index)
             except BaseException:
                 self._stop_now("error")  # a store failure or a bug: stop the other episodes
                 raise
@@ -210,9 +215,10 @@ class EvalRunner:
             else:
                 result.episodes.append(episode)
 
-    async def _episode(self, seed: int) -> Episode | None:
-        """Play ``seed``, or return None if the store says another process holds or finished
-        it (the claim is one transaction: several processes may run one run's seeds)."""
+    async def _episode(self, seed: int, index: int) -> Episode | None:
+        """Play ``seed`` (``index`` in the run's seeds), or return None if the store says
+        another process holds or finished it (the claim is one transaction: several processes
+        may run one run's seeds)."""
         episode = Episode(id=new_id(), run_id=self.run_.id, seed=seed)
         if not await self._in_store(self.store.claim_episode, episode):
             return None
@@ -222,6 +228,9 @@ class EvalRunner:
         try:
             env_episode = await self._in_env(self.env, "start", seed)
             observation: Observation = await self._in_env(env_episode, "reset")
+            ahead = index + self.concurrency
+            if self._prefetch is not None and self._taken <= ahead < len(self.seeds):
+                self._prefetch(self.seeds[ahead])
             episode_policy = await self._start_policy(episode)
             index = 0
             while True:

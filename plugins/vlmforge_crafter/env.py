@@ -135,6 +135,7 @@ class CrafterEnvironment:
     """``--env crafter``: Crafter with text + PNG observations and tool-call actions."""
 
     config_model = CrafterConfig
+    reset_ahead = True  # a world depends on its seed alone: env workers may build it early
 
     def __init__(self, config: CrafterConfig | None = None):
         self.config = config or CrafterConfig()

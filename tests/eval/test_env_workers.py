@@ -79,7 +79,7 @@ def _eval(tmp: Path, db: str, *extra: str):
         "--max-steps",
         "40",
         "--concurrency",
-        "4",
+        "2",  # seeds 2 and 3 start from worlds the workers built ahead of time
         "--trace-db",
         str(tmp / db),
         "--run-name",
@@ -292,3 +292,170 @@ def test_steps_are_served_while_another_episode_builds_its_world(tmp_path, monke
     finally:
         pool.close()  # fails any call still waiting, so the threads end
         threads.shutdown()
+
+
+FLAKY_WORLD_PLUGIN = '''
+"""An environment whose worlds may be built ahead of time; seed 2's world cannot be built."""
+from vlmforge.components import EnvSpec, Observation, StepOutcome
+from vlmforge.hookspecs import hookimpl
+
+
+class Episode:
+    def __init__(self, seed):
+        self.seed, self.t = seed, 0
+
+    def reset(self):
+        if self.seed == 2:
+            raise ValueError("no world for seed 2")
+        return Observation(text=f"seed {self.seed} t 0")
+
+    def step(self, tool_calls):
+        self.t += 1
+        return StepOutcome(Observation(text=f"seed {self.seed} t {self.t}"), reward=0.0,
+                           actions=["noop"])
+
+    def close(self):
+        pass
+
+
+class FlakyWorld:
+    config_model = None
+    reset_ahead = True
+
+    def spec(self):
+        return EnvSpec(name="flakyworld", tools=[], system_prompt="s", action_names=["noop"])
+
+    def start(self, seed):
+        return Episode(seed)
+
+    def config_dict(self):
+        return {}
+
+
+@hookimpl
+def register_environments(register):
+    register("flakyworld", FlakyWorld)
+'''
+
+
+def _play(episode, steps: int) -> list[tuple]:
+    first = episode.reset()
+    out = [(first.text, first.images, first.ground_truth)]
+    for _ in range(steps):
+        outcome = episode.step([])
+        out.append((outcome.observation.text, outcome.observation.images, outcome.reward))
+    episode.close()
+    return out
+
+
+def test_a_world_built_ahead_of_time_is_the_world_played() -> None:
+    """Crafter's worlds depend on the seed alone: a prefetched episode plays exactly as one
+    started on demand; a world nobody starts is dropped at the limit, and its seed then starts
+    on demand."""
+    pool = EnvWorkerPool(EnvBuild("crafter", {"max_steps": 20}), 2)
+    try:
+        on_demand = _play(pool.start(3), 10)
+        pool.prefetch(3)
+        assert pool.prefetch_counts == {"prefetched": 1, "used": 0, "dropped": 0}
+        assert _play(pool.start(3), 10) == on_demand
+        assert pool.prefetch_counts["used"] == 1
+        pool.prefetch_limit = 1
+        pool.prefetch(5)
+        pool.prefetch(6)  # over the limit: 5's world is dropped (closed in its worker)
+        assert pool.prefetch_counts == {"prefetched": 3, "used": 1, "dropped": 1}
+        assert _play(pool.start(5), 3)[0][0]  # started on demand
+        assert _play(pool.start(6), 3)[0][0]
+        assert pool.prefetch_counts["used"] == 2
+        assert [w.prefetched for w in pool._workers] == [0, 0]
+        assert [w.open_episodes for w in pool._workers] == [0, 0]
+    finally:
+        pool.close()
+
+
+def test_worlds_are_built_ahead_only_when_the_env_allows_and_errors_reach_the_episode(
+    tmp_path: Path, monkeypatch
+) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "slowreset.py").write_text(SLOW_RESET_PLUGIN)
+    (plugins / "flakyworld.py").write_text(FLAKY_WORLD_PLUGIN)
+    monkeypatch.setenv("SLOW_RESET_GATE", str(tmp_path / "gate"))
+    dirs = (str(plugins),)
+    plain = EnvWorkerPool(EnvBuild("slowreset", {}, plugins_dirs=dirs), 1)
+    try:  # no reset_ahead: nothing is built before the runner asks
+        plain.prefetch(0)
+        assert plain.prefetch_counts["prefetched"] == 0
+    finally:
+        plain.close()
+    flaky = EnvWorkerPool(EnvBuild("flakyworld", {}, plugins_dirs=dirs), 1)
+    try:
+        flaky.prefetch(2)
+        flaky.prefetch(4)
+        broken = flaky.start(2)
+        with pytest.raises(EnvWorkerError, match="ValueError: no world for seed 2"):
+            broken.reset()  # the prefetch's error, reported where the episode needs it
+        broken.close()
+        assert _play(flaky.start(4), 2)[-1][0] == "seed 4 t 2"
+        assert flaky.prefetch_counts == {"prefetched": 2, "used": 2, "dropped": 0}
+    finally:
+        flaky.close()
+
+
+def test_the_runner_announces_each_seed_one_wave_ahead(tmp_path: Path) -> None:
+    """With concurrency 2 and seeds 0-5, seeds 2-5 are announced (each by the episode two
+    places before it, once it has its first observation) and every one of them starts from its
+    prefetched world. (A seed already started when its turn to be announced comes, as when a
+    worker's first world takes long, is not announced: no world is built for nothing.)"""
+    import asyncio
+
+    from vlmforge.plugins import get_registry
+    from vlmforge.runner import EvalRunner
+    from vlmforge.session import describe_run, open_run
+
+    class Paced:  # the random policy at ~50 ms a decision (a world takes ~10-50 ms)
+        def __init__(self) -> None:
+            self.inner = get_registry().create("policy", "random", {})
+
+        async def start_episode(self, env, seed):
+            inner = await self.inner.start_episode(env, seed)
+
+            class Episode:
+                async def act(self, observation):
+                    await asyncio.sleep(0.05)
+                    return await inner.act(observation)
+
+            return Episode()
+
+        def describe(self):
+            return {}
+
+        def model_name(self):
+            return None
+
+        async def aclose(self):
+            return None
+
+    pool = EnvWorkerPool(EnvBuild("crafter", {"max_steps": 8}), 2)
+    store = open_store(tmp_path / "ahead.db")
+    try:
+        warm = [pool.start(100), pool.start(101)]  # one per worker: crafter loaded in each
+        for episode in warm:
+            _play(episode, 0)
+        policy = Paced()
+        spec = pool.spec()
+        run = describe_run(
+            "ahead", env_name="crafter", env=pool, spec=spec, policy_name="random",
+            policy=policy, seeds=list(range(6)),
+        )  # fmt: skip
+        opened = open_run(store, run, resume=False)
+        runner = EvalRunner(
+            env=pool, spec=spec, policy=policy, store=store, run=opened.run,
+            seeds=opened.to_run, concurrency=2,
+        )  # fmt: skip
+        result = asyncio.run(runner.run())
+        assert sorted(e.seed for e in result.episodes) == list(range(6))
+        assert all(e.status == "done" for e in result.episodes)
+        assert pool.prefetch_counts == {"prefetched": 4, "used": 4, "dropped": 0}
+    finally:
+        store.close()
+        pool.close()
