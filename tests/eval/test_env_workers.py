@@ -225,7 +225,8 @@ def test_ctrl_c_to_the_whole_process_group_then_resume(tmp_path: Path) -> None:
 
 
 SLOW_RESET_PLUGIN = '''
-"""An environment whose reset waits until a file appears (a world that takes long to build)."""
+"""``slowreset``: an environment whose reset waits until a file appears (a world that takes long
+to build); ``flakyworld``: worlds that may be built ahead of time, but not seed 2's."""
 import os, time
 from vlmforge.components import EnvSpec, Observation, StepOutcome
 from vlmforge.hookspecs import hookimpl
@@ -264,9 +265,27 @@ class SlowReset:
         return {}
 
 
+class FlakyEpisode(Episode):
+    def reset(self):
+        if self.seed == 2:
+            raise ValueError("no world for seed 2")
+        return super().reset()
+
+
+class FlakyWorld(SlowReset):
+    reset_ahead = True
+
+    def spec(self):
+        return EnvSpec(name="flakyworld", tools=[], system_prompt="s", action_names=["noop"])
+
+    def start(self, seed):
+        return FlakyEpisode(seed)
+
+
 @hookimpl
 def register_environments(register):
     register("slowreset", SlowReset)
+    register("flakyworld", FlakyWorld)
 '''
 
 
@@ -292,50 +311,6 @@ def test_steps_are_served_while_another_episode_builds_its_world(tmp_path, monke
     finally:
         pool.close()  # fails any call still waiting, so the threads end
         threads.shutdown()
-
-
-FLAKY_WORLD_PLUGIN = '''
-"""An environment whose worlds may be built ahead of time; seed 2's world cannot be built."""
-from vlmforge.components import EnvSpec, Observation, StepOutcome
-from vlmforge.hookspecs import hookimpl
-
-
-class Episode:
-    def __init__(self, seed):
-        self.seed, self.t = seed, 0
-
-    def reset(self):
-        if self.seed == 2:
-            raise ValueError("no world for seed 2")
-        return Observation(text=f"seed {self.seed} t 0")
-
-    def step(self, tool_calls):
-        self.t += 1
-        return StepOutcome(Observation(text=f"seed {self.seed} t {self.t}"), reward=0.0,
-                           actions=["noop"])
-
-    def close(self):
-        pass
-
-
-class FlakyWorld:
-    config_model = None
-    reset_ahead = True
-
-    def spec(self):
-        return EnvSpec(name="flakyworld", tools=[], system_prompt="s", action_names=["noop"])
-
-    def start(self, seed):
-        return Episode(seed)
-
-    def config_dict(self):
-        return {}
-
-
-@hookimpl
-def register_environments(register):
-    register("flakyworld", FlakyWorld)
-'''
 
 
 def _play(episode, steps: int) -> list[tuple]:
@@ -378,7 +353,6 @@ def test_worlds_are_built_ahead_only_when_the_env_allows_and_errors_reach_the_ep
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     (plugins / "slowreset.py").write_text(SLOW_RESET_PLUGIN)
-    (plugins / "flakyworld.py").write_text(FLAKY_WORLD_PLUGIN)
     monkeypatch.setenv("SLOW_RESET_GATE", str(tmp_path / "gate"))
     dirs = (str(plugins),)
     plain = EnvWorkerPool(EnvBuild("slowreset", {}, plugins_dirs=dirs), 1)
