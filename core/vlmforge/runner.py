@@ -116,7 +116,7 @@ class EvalRunner:
         # an env that can build worlds ahead of time (env workers) hears of each seed one wave
         # ahead: the seed `concurrency` places on is the next to start when an episode ends
         self._prefetch = getattr(env, "prefetch", None) if self._async_env else None
-        self._taken = 0  # seeds taken from the run's list so far (an announced one is not yet)
+        self._taken = 0  # seeds taken from the run's list so far: a taken one is not announced
         io_bound = bool(getattr(env, "io_bound", False))
         self._inline_env = not self._async_env and not io_bound and concurrency == 1
         cap = concurrency if io_bound else (os.cpu_count() or 2) + 2
@@ -205,7 +205,7 @@ class EvalRunner:
                 return
             self._taken = index + 1
             try:
-                episode = await self._episode(seed, index)
+                episode = await self._episode(seed, position=index)
             except BaseException:
                 self._stop_now("error")  # a store failure or a bug: stop the other episodes
                 raise
@@ -215,8 +215,8 @@ class EvalRunner:
             else:
                 result.episodes.append(episode)
 
-    async def _episode(self, seed: int, index: int) -> Episode | None:
-        """Play ``seed`` (``index`` in the run's seeds), or return None if the store says
+    async def _episode(self, seed: int, position: int) -> Episode | None:
+        """Play ``seed`` (``position`` in the run's seeds), or return None if the store says
         another process holds or finished it (the claim is one transaction: several processes
         may run one run's seeds)."""
         episode = Episode(id=new_id(), run_id=self.run_.id, seed=seed)
@@ -228,7 +228,7 @@ class EvalRunner:
         try:
             env_episode = await self._in_env(self.env, "start", seed)
             observation: Observation = await self._in_env(env_episode, "reset")
-            ahead = index + self.concurrency
+            ahead = position + self.concurrency
             if self._prefetch is not None and self._taken <= ahead < len(self.seeds):
                 self._prefetch(self.seeds[ahead])
             episode_policy = await self._start_policy(episode)
