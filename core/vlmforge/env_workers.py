@@ -342,8 +342,7 @@ class EnvWorkerPool:
         self._config: dict[str, Any] = {}
         self._keys = itertools.count()
         self._reset_ahead = False
-        # seed -> (worker, key) of the worlds built ahead of time; all of them, oldest first
-        self._prefetched: dict[int, list[tuple[_Worker, int]]] = {}
+        # (seed, worker, key) of every world built ahead of time and not yet started, oldest first
         self._prefetch_order: collections.deque[tuple[int, _Worker, int]] = collections.deque()
         self.prefetch_counts = {"prefetched": 0, "used": 0, "dropped": 0}
 
@@ -382,12 +381,11 @@ class EnvWorkerPool:
             worker = min(live, key=lambda w: (w.open_episodes + w.prefetched, w.index))
             key = next(self._keys)
             worker.prefetched += 1
-            self._prefetched.setdefault(seed, []).append((worker, key))
             self._prefetch_order.append((seed, worker, key))
             self.prefetch_counts["prefetched"] += 1
             if len(self._prefetch_order) > self.prefetch_limit:
                 dropped = self._prefetch_order.popleft()
-                self._forget(*dropped)
+                dropped[1].prefetched -= 1
                 self.prefetch_counts["dropped"] += 1
         worker.notify("prefetch", key, seed)
         if dropped is not None:
@@ -396,21 +394,15 @@ class EnvWorkerPool:
     def _take_prefetched(self, seed: int) -> tuple[_Worker, int] | None:
         """A live worker's world for ``seed`` built ahead of time, now an open episode."""
         with self._lock:
-            for worker, key in list(self._prefetched.get(seed, ())):
-                self._forget(seed, worker, key)
-                self._prefetch_order.remove((seed, worker, key))
+            for entry in [e for e in self._prefetch_order if e[0] == seed]:
+                _, worker, key = entry
+                self._prefetch_order.remove(entry)
+                worker.prefetched -= 1
                 if worker.dead is None:
                     worker.open_episodes += 1
                     self.prefetch_counts["used"] += 1
                     return worker, key
         return None
-
-    def _forget(self, seed: int, worker: _Worker, key: int) -> None:
-        entries = self._prefetched[seed]
-        entries.remove((worker, key))
-        if not entries:
-            del self._prefetched[seed]
-        worker.prefetched -= 1
 
     def start(self, seed: int) -> _WorkerEpisode:
         ready = self._take_prefetched(seed)
